@@ -1,0 +1,284 @@
+//! Settings: read from environment variables, each overridable by a command-line flag,
+//! and validated once at start-up so that a bad value stops the process with a clear
+//! message instead of surfacing later as a confusing runtime error.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A configuration value that cannot be used, with the variable it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+/// Where the data lives. The backend is chosen from the scheme, explicitly: a value that
+/// is neither a PostgreSQL URL nor an SQLite path is rejected rather than "tried".
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite:PATH` or a plain file path.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, passed to libpq as is.
+    Postgres(String),
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason: &str| ConfigError {
+            variable: "DATABASE_URL",
+            reason: reason.to_owned(),
+        };
+        let value = value.trim();
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            return Ok(Self::Postgres(value.to_owned()));
+        }
+        let path = match value.strip_prefix("sqlite:") {
+            // `sqlite://relative.db` and `sqlite:///absolute.db` are common spellings too.
+            Some(rest) => rest.strip_prefix("//").unwrap_or(rest),
+            None if value.contains("://") => {
+                return Err(invalid(
+                    "unsupported scheme; use postgres://, postgresql://, sqlite:PATH or a file path",
+                ))
+            }
+            None => value,
+        };
+        if path.is_empty() {
+            return Err(invalid("the SQLite path is empty"));
+        }
+        if path.contains(":memory:") || path.starts_with("file:") {
+            return Err(invalid(
+                "in-memory and URI SQLite databases are not supported; give a file path",
+            ));
+        }
+        // A libpq conninfo string ("host=… dbname=…") must never become a file name.
+        if path.contains('=') {
+            return Err(invalid(
+                "looks like a PostgreSQL conninfo string; write it as a postgres:// URL",
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    /// Never prints a password: `postgres://user:***@host/db`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let redacted = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{redacted}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The command-line flags, each falling back to its environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SettingsArgs {
+    /// Database: postgres://… or postgresql://… for PostgreSQL; sqlite:PATH or a plain path for SQLite.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:tenauth.db", global = true)]
+    pub database_url: String,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "TENAUTH_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+
+    /// Issuer identifier (`iss`), an http(s) URL without query or fragment [default: http:// + bind address].
+    #[arg(long, env = "TENAUTH_ISSUER", global = true)]
+    pub issuer: Option<String>,
+
+    /// Directory holding the signing keys.
+    #[arg(long, env = "TENAUTH_KEYS_DIR", default_value = "keys", global = true)]
+    pub keys_dir: PathBuf,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "TENAUTH_ACCESS_TOKEN_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub access_token_ttl: u64,
+
+    /// Refresh token lifetime in seconds (default 30 days).
+    #[arg(long, env = "TENAUTH_REFRESH_TOKEN_TTL", default_value_t = 30 * 86_400,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub refresh_token_ttl: u64,
+
+    /// Personal access token lifetime in seconds (default 365 days).
+    #[arg(long, env = "TENAUTH_PERSONAL_TOKEN_TTL", default_value_t = 365 * 86_400,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub personal_token_ttl: u64,
+
+    /// Log filter in env_logger syntax, e.g. `info` or `tenauth=debug,actix_web=warn`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// Validated settings: every field has been parsed into what the server uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    /// `None` means "derive from the address actually bound" (which matters for port 0).
+    pub issuer: Option<String>,
+    pub keys_dir: PathBuf,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub personal_token_ttl: Duration,
+}
+
+impl Settings {
+    /// Settings for the given database with every other value at its default; the test
+    /// harness and tools start from here.
+    pub fn with_database(database_url: DatabaseUrl) -> Self {
+        Self {
+            database_url,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            keys_dir: PathBuf::from("keys"),
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            personal_token_ttl: Duration::from_secs(365 * 86_400),
+        }
+    }
+
+    /// The issuer identifier for a server bound to `bound`.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+impl TryFrom<SettingsArgs> for Settings {
+    type Error = ConfigError;
+
+    fn try_from(args: SettingsArgs) -> Result<Self, Self::Error> {
+        let bind = args.bind.parse().map_err(|_| ConfigError {
+            variable: "TENAUTH_BIND",
+            reason: "expected IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".to_owned(),
+        })?;
+        let issuer = args.issuer.map(|issuer| validate_issuer(&issuer)).transpose()?;
+        if args.keys_dir.as_os_str().is_empty() {
+            return Err(ConfigError {
+                variable: "TENAUTH_KEYS_DIR",
+                reason: "the directory name is empty".to_owned(),
+            });
+        }
+        Ok(Self {
+            database_url: args.database_url.parse()?,
+            bind,
+            issuer,
+            keys_dir: args.keys_dir,
+            access_token_ttl: Duration::from_secs(args.access_token_ttl),
+            refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
+            personal_token_ttl: Duration::from_secs(args.personal_token_ttl),
+        })
+    }
+}
+
+/// RFC 8414 §2: the issuer is an https URL with no query or fragment; plain http is
+/// accepted for development and loopback deployments.
+fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError {
+        variable: "TENAUTH_ISSUER",
+        reason: reason.to_owned(),
+    };
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with https:// or http://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("has no host"));
+    }
+    if issuer.contains(['?', '#']) {
+        return Err(invalid("must not contain a query or a fragment"));
+    }
+    if issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not contain spaces or control characters"));
+    }
+    Ok(issuer.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_selects_the_backend_from_the_scheme() {
+        let cases = [
+            ("postgres://u@h/db", Some(true)),
+            ("postgresql://u@h:5432/db", Some(true)),
+            ("sqlite:tenauth.db", Some(false)),
+            ("sqlite:///tmp/t.db", Some(false)),
+            ("data/tenauth.db", Some(false)),
+            ("mysql://root@h/db", None),
+            ("host=127.0.0.1 dbname=x", None),
+            ("sqlite:", None),
+            ("", None),
+            (":memory:", None),
+        ];
+        for (input, expected) in cases {
+            let parsed = input.parse::<DatabaseUrl>();
+            let is_postgres = parsed
+                .as_ref()
+                .ok()
+                .map(|url| matches!(url, DatabaseUrl::Postgres(_)));
+            assert_eq!(is_postgres, expected, "input {input:?}");
+        }
+        assert_eq!(
+            "sqlite:///tmp/t.db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Sqlite("/tmp/t.db".into())
+        );
+    }
+
+    #[test]
+    fn database_url_display_hides_the_password() {
+        let url: DatabaseUrl = "postgres://app:s3cret@db:5432/tenauth?sslmode=require"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://app:***@db:5432/tenauth?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn issuer_must_be_an_http_url_without_query_or_fragment() {
+        assert_eq!(
+            validate_issuer("https://auth.example.com/").unwrap(),
+            "https://auth.example.com"
+        );
+        for bad in ["auth.example.com", "https://", "https://a/?x=1", "https://a/#f"] {
+            assert!(validate_issuer(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Storage: the only module that speaks SQL.
+//!
+//! One binary serves SQLite (embedded, the default) and PostgreSQL (production). The
+//! backend is fixed by the scheme of `DATABASE_URL`; [`DbConnection`] is a diesel
+//! `MultiConnection`, so queries are written once against the portable [`schema`], and
+//! the few statements that differ per backend `match` on the connection variant.
+//!
+//! # Writes on SQLite: one writer
+//! SQLite allows one writer at a time; a second connection that tries to write answers
+//! "database is locked" once its busy timeout runs out, and a deferred transaction that
+//! read first can fail at once when it upgrades to a write lock. tenauth avoids both by
+//! construction: on SQLite, [`Database::write`] runs on a pool holding exactly **one**
+//! connection, so writers queue in-process on the pool (bounded by the acquire timeout),
+//! and each write transaction starts with `BEGIN IMMEDIATE`, taking the write lock before
+//! reading, so another process (a `tenauth purge` run beside `serve`) makes it wait on
+//! the busy timeout instead of failing. Reads use a separate pool of connections that WAL
+//! lets run beside the writer. On PostgreSQL both roles share one pool and transactions
+//! are ordinary `BEGIN … COMMIT`.
+//!
+//! # Blocking
+//! Diesel is synchronous. [`Database::read`] and [`Database::write`] block; async code
+//! calls [`Database::run_read`] / [`Database::run_write`], which move the work onto
+//! tokio's blocking thread pool so actix's async workers never wait on the database.
+
+pub mod models;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseUrl;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long SQLite waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a request waits for a pooled connection before the database counts as
+/// unavailable. Bounded so that an outage answers 503 promptly rather than hanging.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// `/readyz` should answer fast even when the database does not.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+const SQLITE_READERS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// Which database engine is behind a [`Database`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What can go wrong in the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time, or the connection was lost: the caller should
+    /// answer 503 and let the client retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The SQLite file the server opened is no longer at its path.
+    #[error("the SQLite database file was removed or replaced while the server was running")]
+    FileReplaced,
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error(transparent)]
+    Query(DieselError),
+    /// The blocking task died (a panic in a query closure).
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl From<DieselError> for DbError {
+    /// A lost connection or a lock that could not be had is an outage, not a query bug.
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(_, info) if is_sqlite_busy(info.message()) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            _ => Self::Query(error),
+        }
+    }
+}
+
+fn is_sqlite_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<r2d2::Error> for DbError {
+    fn from(error: r2d2::Error) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+impl DbError {
+    /// True when the database could not be reached (as opposed to a failed query).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::FileReplaced)
+    }
+
+    /// True when a constraint rejected the write because of a missing parent row.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Opens connections of the one backend the URL names; never falls back to another.
+#[derive(Debug)]
+struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::InvalidConnectionUrl(
+                        "the SQLite path is not valid UTF-8".to_owned(),
+                    ))
+                })?;
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                ))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+type DbPool = Pool<ConnectionManager>;
+
+/// The identity of the SQLite file opened at start-up, to notice it being replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
+}
+
+/// Connection pools for one database: cheap to clone, shared by every worker.
+#[derive(Clone)]
+pub struct Database {
+    backend: Backend,
+    readers: DbPool,
+    /// On SQLite a separate one-connection pool; on PostgreSQL the same pool as `readers`.
+    writer: DbPool,
+    sqlite_file: Option<(PathBuf, FileIdentity)>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens the pools, failing (within the acquire timeout) if the database cannot be
+    /// reached. Does not run migrations: see [`Database::migrate`].
+    pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
+        let manager = || ConnectionManager { url: url.clone() };
+        let pool = |size: u32, min_idle: u32| {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(min_idle))
+                .connection_timeout(ACQUIRE_TIMEOUT)
+                .build(manager())
+                .map_err(DbError::from)
+        };
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                // The writer opens first: it creates the file and switches it to WAL
+                // before any reader exists.
+                let writer = pool(1, 1)?;
+                let readers = pool(SQLITE_READERS, 1)?;
+                let identity = FileIdentity::of(path).ok_or_else(|| {
+                    DbError::Unavailable("the SQLite file was not created".to_owned())
+                })?;
+                Ok(Self {
+                    backend: Backend::Sqlite,
+                    readers,
+                    writer,
+                    sqlite_file: Some((path.clone(), identity)),
+                })
+            }
+            DatabaseUrl::Postgres(_) => {
+                let pool = pool(POSTGRES_CONNECTIONS, 1)?;
+                Ok(Self {
+                    backend: Backend::Postgres,
+                    readers: pool.clone(),
+                    writer: pool,
+                    sqlite_file: None,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending migration; returns the names of those applied.
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.writer.get()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|error| DbError::Migration(error.to_string()))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    }
+
+    /// Reverts every applied migration, newest first; returns how many were reverted.
+    pub fn revert_all_migrations(&self) -> Result<usize, DbError> {
+        let mut conn = self.writer.get()?;
+        let reverted = match &mut *conn {
+            DbConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|error| DbError::Migration(error.to_string()))?;
+        Ok(reverted.len())
+    }
+
+    /// Runs `query` on a reader connection, outside any explicit transaction.
+    pub fn read<T>(
+        &self,
+        query: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self.readers.get()?;
+        query(&mut conn)
+    }
+
+    /// Runs `work` in one write transaction: committed if it returns `Ok`, rolled back
+    /// otherwise. On SQLite the transaction begins with `BEGIN IMMEDIATE` on the single
+    /// writer connection (see the module documentation).
+    pub fn write<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn: PooledConnection<ConnectionManager> = self.writer.get()?;
+        write_transaction(&mut conn, work)
+    }
+
+    /// [`Database::read`] on the blocking thread pool.
+    pub async fn run_read<T, F>(&self, query: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || db.read(query)).await
+    }
+
+    /// [`Database::write`] on the blocking thread pool.
+    pub async fn run_write<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || db.write(work)).await
+    }
+
+    /// Readiness: a connection can be had quickly, the schema answers, and (SQLite) the
+    /// file at the configured path is still the one the server opened — connections to
+    /// a deleted file keep working while every write is lost.
+    pub fn check_ready(&self) -> Result<(), DbError> {
+        if let Some((path, opened)) = &self.sqlite_file {
+            if FileIdentity::of(path).as_ref() != Some(opened) {
+                return Err(DbError::FileReplaced);
+            }
+        }
+        let mut conn = self.readers.get_timeout(READINESS_TIMEOUT)?;
+        models::tenant::Tenant::find(&mut conn, crate::domain::TenantId::PLATFORM)?
+            .map(|_| ())
+            .ok_or_else(|| DbError::Unavailable("the platform tenant is missing".to_owned()))
+    }
+}
+
+/// Diesel's `Connection::transaction`, except that SQLite begins with `BEGIN IMMEDIATE`.
+fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(_) => Manager::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(error),
+            Err(rollback_error) => Err(rollback_error.into()),
+        },
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| DbError::Task(error.to_string()))?
+}

@@ -1,0 +1,102 @@
+//! The one portable schema for both backends. Written by hand: `diesel print-schema`
+//! would give SQLite's `Integer` where PostgreSQL has `BigInt`; `BigInt` reads SQLite's
+//! 64-bit INTEGER correctly, so it is used for every integer id.
+
+diesel::table! {
+    tenants (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        suspended_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_clients (id) {
+        id -> Text,
+        tenant_id -> BigInt,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        grant_types -> Text,
+        scopes -> Text,
+        personal_access -> Bool,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_access_tokens (id) {
+        id -> Text,
+        tenant_id -> BigInt,
+        client_id -> Text,
+        user_id -> Nullable<BigInt>,
+        kind -> Text,
+        name -> Nullable<Text>,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_refresh_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        tenant_id -> BigInt,
+        client_id -> Text,
+        user_id -> Nullable<BigInt>,
+        access_token_id -> Text,
+        family_id -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        actor -> Text,
+        action -> Text,
+        subject -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> tenants (tenant_id));
+diesel::joinable!(oauth_clients -> tenants (tenant_id));
+diesel::joinable!(oauth_access_tokens -> tenants (tenant_id));
+diesel::joinable!(oauth_refresh_tokens -> tenants (tenant_id));
+diesel::joinable!(audit_events -> tenants (tenant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    users,
+    oauth_clients,
+    oauth_access_tokens,
+    oauth_refresh_tokens,
+    audit_events,
+);

@@ -1,0 +1,22 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// `GET /healthz`: the process is up and serving HTTP. Touches nothing else, so it stays
+/// 200 through a database outage (orchestrators restart on liveness failures, and a
+/// restart does not fix a database).
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers; 503 with a JSON error when it does not, so a load
+/// balancer stops sending traffic to this instance.
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || db.check_ready())
+        .await
+        .map_err(|error| AppError::Internal(error.to_string()))??;
+    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+}

@@ -1,0 +1,126 @@
+//! Wiring: opens the database, migrates it, loads the keys, binds the listener and builds
+//! the HTTP server. Tests call [`Application::build`] with port 0 and a fresh database.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::db::{Database, DbError};
+use crate::keys::{KeyError, KeyStore};
+
+/// Why the server could not start; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database {url}: {source}")]
+    Database { url: String, source: DbError },
+    #[error("cannot migrate the database {url}: {source}")]
+    Migration { url: String, source: DbError },
+    #[error("cannot load the signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What every request handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    pub db: Database,
+    pub keys: Arc<KeyStore>,
+    pub settings: Settings,
+    /// The issuer identifier, resolved against the address actually bound.
+    pub issuer: String,
+}
+
+/// A built server, bound but not yet running.
+pub struct Application {
+    address: SocketAddr,
+    issuer: String,
+    server: Server,
+}
+
+impl Application {
+    /// Opens and migrates the database, loads (or on first start generates) the signing
+    /// key, and binds `settings.bind`.
+    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        let url = settings.database_url.to_string();
+        let db = Database::connect(&settings.database_url).map_err(|source| {
+            StartupError::Database {
+                url: url.clone(),
+                source,
+            }
+        })?;
+        let applied = db
+            .migrate()
+            .map_err(|source| StartupError::Migration { url: url.clone(), source })?;
+        for migration in applied {
+            log::info!("applied migration {migration}");
+        }
+        let (keys, generated) =
+            KeyStore::load_or_generate(&settings.keys_dir, crate::domain::now().and_utc().timestamp())?;
+        if generated {
+            log::info!(
+                "generated signing key {} in {}",
+                keys.signing_key().kid,
+                settings.keys_dir.display()
+            );
+        }
+
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
+            address: settings.bind,
+            source,
+        })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.bind,
+            source,
+        })?;
+        let issuer = settings.issuer_for(address);
+        log::info!("tenauth listening on http://{address} (issuer {issuer}, database {url})");
+
+        let state = web::Data::new(AppState {
+            db,
+            keys: Arc::new(keys),
+            settings,
+            issuer: issuer.clone(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                // The path only: a query string could carry a credential.
+                .wrap(Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#).custom_request_replace(
+                    "method",
+                    |request| request.method().to_string(),
+                ))
+                .app_data(state.clone())
+                .configure(crate::routes::configure)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { address, source })?
+        .run();
+
+        Ok(Self {
+            address,
+            issuer,
+            server,
+        })
+    }
+
+    /// The address the server is bound to (with the real port when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM are handled by actix).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

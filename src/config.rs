@@ -41,11 +41,9 @@ impl FromStr for DatabaseUrl {
         let path = match value.strip_prefix("sqlite:") {
             // `sqlite://relative.db` and `sqlite:///absolute.db` are common spellings too.
             Some(rest) => rest.strip_prefix("//").unwrap_or(rest),
-            None if value.contains("://") => {
-                return Err(invalid(
-                    "unsupported scheme; use postgres://, postgresql://, sqlite:PATH or a file path",
-                ))
-            }
+            None if value.contains("://") => return Err(invalid(
+                "unsupported scheme; use postgres://, postgresql://, sqlite:PATH or a file path",
+            )),
             None => value,
         };
         if path.is_empty() {
@@ -106,11 +104,21 @@ fn redact_password(url: &str) -> String {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SettingsArgs {
     /// Database: postgres://… or postgresql://… for PostgreSQL; sqlite:PATH or a plain path for SQLite.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:tenauth.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:tenauth.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address and port to listen on.
-    #[arg(long, env = "TENAUTH_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "TENAUTH_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
 
     /// Issuer identifier (`iss`), an http(s) URL without query or fragment [default: http:// + bind address].
@@ -185,7 +193,10 @@ impl TryFrom<SettingsArgs> for Settings {
             variable: "TENAUTH_BIND",
             reason: "expected IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".to_owned(),
         })?;
-        let issuer = args.issuer.map(|issuer| validate_issuer(&issuer)).transpose()?;
+        let issuer = args
+            .issuer
+            .map(|issuer| validate_issuer(&issuer))
+            .transpose()?;
         if args.keys_dir.as_os_str().is_empty() {
             return Err(ConfigError {
                 variable: "TENAUTH_KEYS_DIR",
@@ -277,7 +288,12 @@ mod tests {
             validate_issuer("https://auth.example.com/").unwrap(),
             "https://auth.example.com"
         );
-        for bad in ["auth.example.com", "https://", "https://a/?x=1", "https://a/#f"] {
+        for bad in [
+            "auth.example.com",
+            "https://",
+            "https://a/?x=1",
+            "https://a/#f",
+        ] {
             assert!(validate_issuer(bad).is_err(), "{bad}");
         }
     }

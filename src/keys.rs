@@ -84,9 +84,12 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     fn from_pkcs8(pkcs8: &[u8], created_at: i64) -> Result<Self, String> {
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
-                .map_err(|_| "not an ECDSA P-256 PKCS#8 private key".to_owned())?;
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| "not an ECDSA P-256 PKCS#8 private key".to_owned())?;
         let jwk = public_jwk(pair.public_key().as_ref());
         Ok(Self {
             kid: jwk.kid.clone(),
@@ -208,15 +211,20 @@ fn load_key(pem_path: &Path) -> Result<SigningKey, KeyError> {
 /// never sees a half-written key.
 pub fn generate_key(dir: &Path, now: i64) -> Result<String, KeyError> {
     create_key_dir(dir)?;
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| KeyError::Generation)?;
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| KeyError::Generation)?;
     let key = SigningKey::from_pkcs8(pkcs8.as_ref(), now).map_err(|_| KeyError::Generation)?;
     let jwk_file = JwkFile {
         jwk: key.jwk.clone(),
         created_at: now,
     };
     let jwk_json = serde_json::to_string_pretty(&jwk_file).map_err(|_| KeyError::Generation)?;
-    write_atomically(&dir.join(format!("{}.jwk", key.kid)), jwk_json.as_bytes(), 0o644)?;
+    write_atomically(
+        &dir.join(format!("{}.jwk", key.kid)),
+        jwk_json.as_bytes(),
+        0o644,
+    )?;
     write_atomically(
         &dir.join(format!("{}.pem", key.kid)),
         encode_pem(pkcs8.as_ref()).as_bytes(),
@@ -283,7 +291,10 @@ mod tests {
         let store = KeyStore::load(&dir).unwrap();
         assert_eq!(store.signing_key().kid, kid);
         assert_eq!(kid.len(), 43, "base64url of a SHA-256 digest");
-        let mode = fs::metadata(dir.join(format!("{kid}.pem"))).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.join(format!("{kid}.pem")))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         fs::remove_dir_all(dir).unwrap();
     }

@@ -9,7 +9,11 @@ use tenauth::db::Database;
 use tenauth::startup::Application;
 
 #[derive(Debug, Parser)]
-#[command(name = "tenauth", version, about = "OAuth2 authorization server whose every token is bound to a tenant")]
+#[command(
+    name = "tenauth",
+    version,
+    about = "OAuth2 authorization server whose every token is bound to a tenant"
+)]
 struct Cli {
     #[command(flatten)]
     settings: SettingsArgs,
@@ -50,9 +54,17 @@ fn main() -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Keys {
             command: KeysCommand::Generate,
-        } => tenauth::keys::generate_key(&settings.keys_dir, tenauth::domain::now().and_utc().timestamp())
-            .map(|kid| println!("generated signing key {kid} in {}", settings.keys_dir.display()))
-            .map_err(|error| error.to_string()),
+        } => tenauth::keys::generate_key(
+            &settings.keys_dir,
+            tenauth::domain::now().and_utc().timestamp(),
+        )
+        .map(|kid| {
+            println!(
+                "generated signing key {kid} in {}",
+                settings.keys_dir.display()
+            )
+        })
+        .map_err(|error| error.to_string()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,7 +89,8 @@ fn serve(settings: Settings) -> Result<(), String> {
 
 fn migrate(settings: &Settings) -> Result<(), String> {
     let url = &settings.database_url;
-    let db = Database::connect(url).map_err(|error| format!("cannot open the database {url}: {error}"))?;
+    let db = Database::connect(url)
+        .map_err(|error| format!("cannot open the database {url}: {error}"))?;
     let applied = db
         .migrate()
         .map_err(|error| format!("cannot migrate the database {url}: {error}"))?;

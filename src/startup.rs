@@ -50,20 +50,22 @@ impl Application {
     /// key, and binds `settings.bind`.
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
         let url = settings.database_url.to_string();
-        let db = Database::connect(&settings.database_url).map_err(|source| {
-            StartupError::Database {
+        let db =
+            Database::connect(&settings.database_url).map_err(|source| StartupError::Database {
                 url: url.clone(),
                 source,
-            }
+            })?;
+        let applied = db.migrate().map_err(|source| StartupError::Migration {
+            url: url.clone(),
+            source,
         })?;
-        let applied = db
-            .migrate()
-            .map_err(|source| StartupError::Migration { url: url.clone(), source })?;
         for migration in applied {
             log::info!("applied migration {migration}");
         }
-        let (keys, generated) =
-            KeyStore::load_or_generate(&settings.keys_dir, crate::domain::now().and_utc().timestamp())?;
+        let (keys, generated) = KeyStore::load_or_generate(
+            &settings.keys_dir,
+            crate::domain::now().and_utc().timestamp(),
+        )?;
         if generated {
             log::info!(
                 "generated signing key {} in {}",
@@ -92,10 +94,10 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 // The path only: a query string could carry a credential.
-                .wrap(Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#).custom_request_replace(
-                    "method",
-                    |request| request.method().to_string(),
-                ))
+                .wrap(
+                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+                        .custom_request_replace("method", |request| request.method().to_string()),
+                )
                 .app_data(state.clone())
                 .configure(crate::routes::configure)
         })

@@ -1,1 +1,12 @@
+//! tenauth's API tests: one binary (one link step) that starts the real server on port 0
+//! against a fresh database per test. Tests that touch storage run on SQLite and, when
+//! `TEST_POSTGRES_URL` is set, on PostgreSQL too (see `helpers::both_backends!`).
 
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod health;
+mod keys;
+mod migrations;
+mod storage;

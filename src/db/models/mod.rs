@@ -3,6 +3,6 @@
 //! Functions return [`DbError`](super::DbError), which keeps a database outage apart from
 //! "no such row" (an `Option`), so an outage can never read as "not found".
 
+pub mod client;
 pub mod tenant;
 pub mod token;
-pub mod client;

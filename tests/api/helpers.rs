@@ -1,0 +1,212 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use tenauth::config::{DatabaseUrl, Settings};
+use tenauth::db::Database;
+use tenauth::startup::Application;
+
+/// Declares a test that runs once per backend, as `NAME::sqlite` and `NAME::postgres`.
+/// The PostgreSQL variant needs `TEST_POSTGRES_URL`; without it, it prints that it was
+/// skipped (to the real stderr, past the test harness's capture) instead of passing quietly.
+macro_rules! both_backends {
+    ($( $(#[$meta:meta])* async fn $name:ident($db:ident) $body:block )*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn scenario($db: $crate::helpers::TestDatabase) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                scenario($crate::helpers::TestDatabase::sqlite()).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                match $crate::helpers::TestDatabase::postgres() {
+                    Some(db) => scenario(db).await,
+                    None => $crate::helpers::report_skipped(module_path!()),
+                }
+            }
+        }
+    )*};
+}
+
+pub fn report_skipped(test: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}::postgres: TEST_POSTGRES_URL is not set"
+    );
+}
+
+/// A throw-away database: an SQLite file in a temporary directory, or a PostgreSQL
+/// database created for the test and dropped (with its connections) when this is dropped.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    dir: tempfile::TempDir,
+    postgres: Option<PostgresDatabase>,
+}
+
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    fn drop_database(&self) {
+        let mut admin =
+            PgConnection::establish(&self.admin_url).expect("connect to TEST_POSTGRES_URL");
+        diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .expect("drop the test database");
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        self.drop_database();
+    }
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = DatabaseUrl::Sqlite(dir.path().join("tenauth.db"));
+        Self {
+            url,
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when `TEST_POSTGRES_URL` is not set.
+    pub fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())?;
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "tenauth_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let mut admin = PgConnection::establish(&admin_url)
+            .unwrap_or_else(|error| panic!("TEST_POSTGRES_URL is set but unreachable: {error}"));
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .expect("create the test database");
+        let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        Some(Self {
+            url: DatabaseUrl::Postgres(url.to_string()),
+            dir: tempfile::tempdir().expect("temporary directory"),
+            postgres: Some(PostgresDatabase { admin_url, name }),
+        })
+    }
+
+    /// A scratch directory that lives as long as the database.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Makes the database disappear under a running server: the SQLite file is deleted;
+    /// the PostgreSQL database is dropped, its connections terminated.
+    pub fn destroy(&self) {
+        match (&self.url, &self.postgres) {
+            (_, Some(postgres)) => postgres.drop_database(),
+            (DatabaseUrl::Sqlite(path), None) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            (DatabaseUrl::Postgres(_), None) => unreachable!(),
+        }
+    }
+
+    /// A pool of our own on the test database, for arranging and inspecting state.
+    pub fn connect(&self) -> Database {
+        Database::connect(&self.url).expect("connect to the test database")
+    }
+}
+
+/// A running tenauth server and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request the server")
+    }
+}
+
+/// Settings for a test server: port 0, the given database, keys in the database's
+/// scratch directory.
+pub fn test_settings(db: &TestDatabase) -> Settings {
+    let mut settings = Settings::with_database(db.url.clone());
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.keys_dir = db.dir().join("keys");
+    settings
+}
+
+pub async fn spawn_app(db: TestDatabase) -> TestApp {
+    let settings = test_settings(&db);
+    spawn_app_with(db, settings).await
+}
+
+pub async fn spawn_app_with(db: TestDatabase, settings: Settings) -> TestApp {
+    let application = Application::build(settings).expect("build the application");
+    let address = format!("http://{}", application.address());
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        db,
+    }
+}
+
+/// Runs the `tenauth` binary with a clean environment (no inherited tenauth settings).
+pub fn run_cli(args: &[&str], env: &[(&str, &str)], dir: &Path) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenauth"));
+    command.args(args).current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name == "DATABASE_URL" || name.starts_with("TENAUTH_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run the tenauth binary")
+}
+
+/// The files in `dir` with the given extension.
+pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}

@@ -16,6 +16,39 @@ pub enum AppError {
     Unavailable(#[source] DbError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A refusal the client caused: answered as is, `{"error", "error_description"}`.
+    #[error("{error}: {description}")]
+    Rejected {
+        status: StatusCode,
+        error: &'static str,
+        description: &'static str,
+    },
+}
+
+impl AppError {
+    pub const fn rejected(
+        status: StatusCode,
+        error: &'static str,
+        description: &'static str,
+    ) -> Self {
+        Self::Rejected {
+            status,
+            error,
+            description,
+        }
+    }
+
+    pub const fn invalid_request(description: &'static str) -> Self {
+        Self::rejected(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub const fn forbidden(description: &'static str) -> Self {
+        Self::rejected(StatusCode::FORBIDDEN, "forbidden", description)
+    }
+
+    pub const fn not_found(description: &'static str) -> Self {
+        Self::rejected(StatusCode::NOT_FOUND, "not_found", description)
+    }
 }
 
 impl From<DbError> for AppError {
@@ -40,6 +73,7 @@ impl ResponseError for AppError {
         match self {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Rejected { status, .. } => *status,
         }
     }
 
@@ -61,6 +95,14 @@ impl ResponseError for AppError {
                     error_description: "an unexpected error occurred",
                 })
             }
+            Self::Rejected {
+                status,
+                error,
+                description,
+            } => HttpResponse::build(*status).json(ErrorBody {
+                error,
+                error_description: description,
+            }),
         }
     }
 }

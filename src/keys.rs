@@ -7,6 +7,10 @@
 //!
 //! The `kid` is the key's RFC 7638 thumbprint, so it is derived from the key itself and
 //! checked on load. Several instances may share the directory (a mounted secret).
+//!
+//! The directory also holds `secret-hash.key`: 256 random bits (base64, mode 0600), the
+//! HMAC key under which client secrets and refresh tokens are hashed. Every instance must
+//! use the same one; losing it invalidates every client secret and refresh token.
 
 use std::fs;
 use std::io::Write;
@@ -97,6 +101,16 @@ impl SigningKey {
             jwk,
             pair,
         })
+    }
+
+    /// Whether `signature` is this key's ES256 signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            self.pair.public_key().as_ref(),
+        )
+        .verify(message, signature)
+        .is_ok()
     }
 
     /// Signs `message` (ES256, the fixed-length `r || s` form JWS uses).
@@ -231,6 +245,29 @@ pub fn generate_key(dir: &Path, now: i64) -> Result<String, KeyError> {
         0o600,
     )?;
     Ok(key.kid)
+}
+
+const SECRET_HASH_KEY_FILE: &str = "secret-hash.key";
+
+/// The HMAC key for hashing secrets, created (256 random bits) when the directory has none.
+pub fn load_or_generate_secret_hash_key(dir: &Path) -> Result<Vec<u8>, KeyError> {
+    create_key_dir(dir)?;
+    let path = dir.join(SECRET_HASH_KEY_FILE);
+    if !path.exists() {
+        let key = crate::domain::random_url_safe(32);
+        write_atomically(&path, key.as_bytes(), 0o600)?;
+        log::info!("generated the secret-hashing key {}", path.display());
+    }
+    let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+    let key = URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()
+        .filter(|key| key.len() >= 32)
+        .ok_or_else(|| KeyError::Invalid {
+            path: path.clone(),
+            reason: "expected at least 256 bits, base64url-encoded".to_owned(),
+        })?;
+    Ok(key)
 }
 
 /// Creates the key directory (owner-only) if it does not exist; an existing one is left as is.

@@ -6,5 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod oauth;
+pub mod provisioning;
 pub mod routes;
 pub mod startup;

@@ -1,11 +1,18 @@
 //! The `tenauth` command line: a thin layer over the library.
 
+use std::collections::BTreeSet;
+use std::io::Read;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
 
 use tenauth::config::{Settings, SettingsArgs};
 use tenauth::db::Database;
+use tenauth::domain::{now, GrantType, Scope, TenantId};
+use tenauth::keys::load_or_generate_secret_hash_key;
+use tenauth::oauth::secrets::SecretHasher;
+use tenauth::provisioning::{self, ClientSpec};
 use tenauth::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -32,12 +39,95 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Create a platform admin client (client_credentials, scope `admin`) and print its credentials once.
+    Bootstrap(Output),
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage OAuth clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Print exactly one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Write a new ES256 signing key to the keys directory; it signs from the next start.
     Generate,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (and its personal-access client).
+    Create {
+        /// 3 to 63 lowercase letters, digits or '-'.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Create a client; a confidential client's secret is printed once.
+    Create {
+        #[arg(long)]
+        tenant: i64,
+        #[arg(long)]
+        name: String,
+        /// Grant types (client_credentials, password, refresh_token), comma-separated or repeated.
+        #[arg(long = "grant-type", value_delimiter = ',', required = true)]
+        grant_types: Vec<String>,
+        /// Scopes the client may request, comma-separated or repeated.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// A public client (no secret): may use only the password and refresh_token grants.
+        #[arg(long)]
+        public: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        tenant: i64,
+        #[arg(long)]
+        username: String,
+        /// The password (visible to other local users in the process list; prefer --password-stdin).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,23 +144,57 @@ fn main() -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Keys {
             command: KeysCommand::Generate,
-        } => tenauth::keys::generate_key(
-            &settings.keys_dir,
-            tenauth::domain::now().and_utc().timestamp(),
-        )
-        .map(|kid| {
-            println!(
-                "generated signing key {kid} in {}",
-                settings.keys_dir.display()
+        } => tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp())
+            .map(|kid| {
+                println!(
+                    "generated signing key {kid} in {}",
+                    settings.keys_dir.display()
+                )
+            })
+            .map_err(|error| error.to_string()),
+        Command::Bootstrap(output) => bootstrap(&settings, &output),
+        Command::Tenant {
+            command: TenantCommand::Create { slug, name, output },
+        } => create_tenant(&settings, &slug, &name, &output),
+        Command::Client {
+            command:
+                ClientCommand::Create {
+                    tenant,
+                    name,
+                    grant_types,
+                    scopes,
+                    public,
+                    output,
+                },
+        } => parse_client_spec(name, &grant_types, &scopes, !public)
+            .and_then(|spec| create_client(&settings, TenantId::new(tenant), &spec, &output)),
+        Command::User {
+            command:
+                UserCommand::Create {
+                    tenant,
+                    username,
+                    password,
+                    password_stdin,
+                    output,
+                },
+        } => read_password(password, password_stdin).and_then(|password| {
+            create_user(
+                &settings,
+                TenantId::new(tenant),
+                &username,
+                password,
+                &output,
             )
-        })
-        .map_err(|error| error.to_string()),
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
 }
+
+/// Who the audit trail names for changes made from the command line.
+const CLI_ACTOR: &str = "cli";
 
 fn fail(message: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("tenauth: {message}");
@@ -87,6 +211,16 @@ fn serve(settings: Settings) -> Result<(), String> {
     })
 }
 
+/// Opens the database and applies pending migrations, so every command works on a fresh one.
+fn open_database(settings: &Settings) -> Result<Database, String> {
+    let url = &settings.database_url;
+    let db = Database::connect(url)
+        .map_err(|error| format!("cannot open the database {url}: {error}"))?;
+    db.migrate()
+        .map_err(|error| format!("cannot migrate the database {url}: {error}"))?;
+    Ok(db)
+}
+
 fn migrate(settings: &Settings) -> Result<(), String> {
     let url = &settings.database_url;
     let db = Database::connect(url)
@@ -100,5 +234,170 @@ fn migrate(settings: &Settings) -> Result<(), String> {
     for migration in applied {
         println!("{url}: applied {migration}");
     }
+    Ok(())
+}
+
+fn secret_hasher(settings: &Settings) -> Result<SecretHasher, String> {
+    let key =
+        load_or_generate_secret_hash_key(&settings.keys_dir).map_err(|error| error.to_string())?;
+    Ok(SecretHasher::new(&key))
+}
+
+fn print(output: &Output, value: serde_json::Value, human: String) {
+    if output.json {
+        println!("{value}");
+    } else {
+        println!("{human}");
+    }
+}
+
+fn bootstrap(settings: &Settings, output: &Output) -> Result<(), String> {
+    let spec = ClientSpec {
+        name: "Platform admin (bootstrap)".to_owned(),
+        grant_types: BTreeSet::from([GrantType::ClientCredentials]),
+        scopes: "admin".parse().map_err(|_| "invalid scope".to_owned())?,
+        confidential: true,
+    };
+    let db = open_database(settings)?;
+    let (client, secret) = provisioning::create_client(
+        &db,
+        &secret_hasher(settings)?,
+        CLI_ACTOR,
+        TenantId::PLATFORM,
+        &spec,
+        now(),
+    )
+    .map_err(|error| error.to_string())?;
+    let secret = secret
+        .map(|secret| secret.expose().to_owned())
+        .unwrap_or_default();
+    print(
+        output,
+        json!({ "client_id": client.id, "client_secret": secret }),
+        format!(
+            "platform admin client created (shown once, keep the secret safe):\nclient_id: {}\nclient_secret: {secret}",
+            client.id
+        ),
+    );
+    Ok(())
+}
+
+fn create_tenant(
+    settings: &Settings,
+    slug: &str,
+    name: &str,
+    output: &Output,
+) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let tenant = provisioning::create_tenant(&db, CLI_ACTOR, slug, name, now())
+        .map_err(|error| error.to_string())?;
+    print(
+        output,
+        json!({
+            "id": tenant.id,
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "status": tenant.status,
+            "created_at": tenant.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+        format!(
+            "tenant {} created: {} ({})",
+            tenant.id, tenant.slug, tenant.name
+        ),
+    );
+    Ok(())
+}
+
+fn parse_client_spec(
+    name: String,
+    grant_types: &[String],
+    scopes: &[String],
+    confidential: bool,
+) -> Result<ClientSpec, String> {
+    let grant_types = grant_types
+        .iter()
+        .map(|grant| {
+            grant
+                .trim()
+                .parse::<GrantType>()
+                .map_err(|_| format!("unknown grant type {grant:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let scopes = Scope::from_tokens(scopes.iter().map(|scope| scope.trim()))
+        .map_err(|_| "a scope is malformed".to_owned())?;
+    Ok(ClientSpec {
+        name,
+        grant_types,
+        scopes,
+        confidential,
+    })
+}
+
+fn create_client(
+    settings: &Settings,
+    tenant_id: TenantId,
+    spec: &ClientSpec,
+    output: &Output,
+) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let (client, secret) = provisioning::create_client(
+        &db,
+        &secret_hasher(settings)?,
+        CLI_ACTOR,
+        tenant_id,
+        spec,
+        now(),
+    )
+    .map_err(|error| error.to_string())?;
+    let secret = secret.map(|secret| secret.expose().to_owned());
+    print(
+        output,
+        json!({
+            "client_id": client.id,
+            "client_secret": secret,
+            "tenant_id": client.tenant_id,
+            "name": client.name,
+            "grant_types": client.grant_types,
+            "scopes": client.scopes,
+        }),
+        format!(
+            "client created in tenant {}:\nclient_id: {}\nclient_secret: {}",
+            client.tenant_id,
+            client.id,
+            secret.as_deref().unwrap_or("(public client, no secret)")
+        ),
+    );
+    Ok(())
+}
+
+fn read_password(password: Option<String>, from_stdin: bool) -> Result<String, String> {
+    if !from_stdin {
+        return password.ok_or_else(|| "give --password or --password-stdin".to_owned());
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|error| format!("cannot read the password: {error}"))?;
+    Ok(input.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn create_user(
+    settings: &Settings,
+    tenant_id: TenantId,
+    username: &str,
+    password: String,
+    output: &Output,
+) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let user = provisioning::create_user(&db, CLI_ACTOR, tenant_id, username, password, now())
+        .map_err(|error| error.to_string())?;
+    print(
+        output,
+        json!(user),
+        format!(
+            "user {} created in tenant {}: {}",
+            user.id, user.tenant_id, user.username
+        ),
+    );
     Ok(())
 }

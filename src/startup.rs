@@ -10,7 +10,9 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::{Database, DbError};
-use crate::keys::{KeyError, KeyStore};
+use crate::keys::{load_or_generate_secret_hash_key, KeyError, KeyStore};
+use crate::oauth::secrets::SecretHasher;
+use crate::oauth::{OAuthServer, TokenLifetimes};
 
 /// Why the server could not start; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +34,7 @@ pub enum StartupError {
 #[derive(Debug)]
 pub struct AppState {
     pub db: Database,
-    pub keys: Arc<KeyStore>,
-    pub settings: Settings,
-    /// The issuer identifier, resolved against the address actually bound.
-    pub issuer: String,
+    pub oauth: Arc<OAuthServer>,
 }
 
 /// A built server, bound but not yet running.
@@ -85,11 +84,16 @@ impl Application {
         let issuer = settings.issuer_for(address);
         log::info!("tenauth listening on http://{address} (issuer {issuer}, database {url})");
 
+        let hasher = SecretHasher::new(&load_or_generate_secret_hash_key(&settings.keys_dir)?);
         let state = web::Data::new(AppState {
+            oauth: Arc::new(OAuthServer {
+                db: db.clone(),
+                keys: Arc::new(keys),
+                hasher,
+                issuer: issuer.clone(),
+                lifetimes: TokenLifetimes::from(&settings),
+            }),
             db,
-            keys: Arc::new(keys),
-            settings,
-            issuer: issuer.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()

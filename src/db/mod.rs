@@ -116,6 +116,17 @@ impl DbError {
         matches!(self, Self::Unavailable(_) | Self::FileReplaced)
     }
 
+    /// True when a unique constraint rejected the write (a duplicate name).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+
     /// True when a constraint rejected the write because of a missing parent row.
     pub fn is_foreign_key_violation(&self) -> bool {
         matches!(
@@ -277,41 +288,45 @@ impl Database {
         Ok(reverted.len())
     }
 
-    /// Runs `query` on a reader connection, outside any explicit transaction.
-    pub fn read<T>(
+    /// Runs `query` on a reader connection, outside any explicit transaction. The error
+    /// type is the caller's, so protocol code can fail with its own errors inside.
+    pub fn read<T, E: From<DbError>>(
         &self,
-        query: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
-        let mut conn = self.readers.get()?;
+        query: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.readers.get().map_err(DbError::from)?;
         query(&mut conn)
     }
 
     /// Runs `work` in one write transaction: committed if it returns `Ok`, rolled back
     /// otherwise. On SQLite the transaction begins with `BEGIN IMMEDIATE` on the single
     /// writer connection (see the module documentation).
-    pub fn write<T>(
+    pub fn write<T, E: From<DbError>>(
         &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
-        let mut conn: PooledConnection<ConnectionManager> = self.writer.get()?;
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn: PooledConnection<ConnectionManager> =
+            self.writer.get().map_err(DbError::from)?;
         write_transaction(&mut conn, work)
     }
 
     /// [`Database::read`] on the blocking thread pool.
-    pub async fn run_read<T, F>(&self, query: F) -> Result<T, DbError>
+    pub async fn run_read<T, E, F>(&self, query: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
         blocking(move || db.read(query)).await
     }
 
     /// [`Database::write`] on the blocking thread pool.
-    pub async fn run_write<T, F>(&self, work: F) -> Result<T, DbError>
+    pub async fn run_write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
         blocking(move || db.write(work)).await
@@ -334,32 +349,36 @@ impl Database {
 }
 
 /// Diesel's `Connection::transaction`, except that SQLite begins with `BEGIN IMMEDIATE`.
-fn write_transaction<T>(
+fn write_transaction<T, E: From<DbError>>(
     conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
-) -> Result<T, DbError> {
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
     type Manager = <DbConnection as Connection>::TransactionManager;
-    match conn {
+    let begun = match conn {
         DbConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
         }
-        DbConnection::Postgres(_) => Manager::begin_transaction(conn)?,
-    }
+        DbConnection::Postgres(_) => Manager::begin_transaction(conn),
+    };
+    begun.map_err(DbError::from)?;
     match work(conn) {
         Ok(value) => {
-            Manager::commit_transaction(conn)?;
+            Manager::commit_transaction(conn).map_err(DbError::from)?;
             Ok(value)
         }
         Err(error) => match Manager::rollback_transaction(conn) {
             Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(error),
-            Err(rollback_error) => Err(rollback_error.into()),
+            Err(rollback_error) => Err(DbError::from(rollback_error).into()),
         },
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, DbError> + Send + 'static,
-) -> Result<T, DbError> {
+/// Runs blocking work on tokio's blocking pool; a panic in it becomes an error.
+pub async fn blocking<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| DbError::Task(error.to_string()))?

@@ -1,11 +1,19 @@
 //! Pure domain types: parsed once at the edge, passed everywhere inside. Nothing here
 //! knows about HTTP or SQL.
 
+mod client;
+mod scope;
+mod secret;
 mod tenant;
 mod token;
+mod user;
 
-pub use tenant::{TenantId, TenantStatus};
+pub use client::{ClientId, GrantType, MalformedClientId};
+pub use scope::{is_platform_scope, MalformedScope, Scope};
+pub use secret::{new_token_id, random_url_safe, PlainSecret};
+pub use tenant::{TenantId, TenantStatus, UnknownVariant};
 pub use token::TokenKind;
+pub use user::{InvalidPassword, InvalidUsername, Password, Username};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

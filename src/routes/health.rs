@@ -15,8 +15,6 @@ pub async fn healthz() -> HttpResponse {
 /// balancer stops sending traffic to this instance.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || db.check_ready())
-        .await
-        .map_err(|error| AppError::Internal(error.to_string()))??;
+    crate::db::blocking(move || db.check_ready().map_err(AppError::from)).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }

@@ -1,14 +1,62 @@
-//! Thin actix handlers. They parse the request, call into `db`/`domain`, and turn the
+//! Thin actix handlers. They parse the request, call into `oauth`/`db`, and turn the
 //! result into HTTP; no SQL and no protocol logic lives here. [`configure`] lists every
 //! route the server has.
 
+pub mod bearer;
 mod health;
+mod personal;
+mod token;
+mod well_known;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
+
+use crate::error::AppError;
+
+/// Largest request body accepted: OAuth forms and admin JSON are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY_BYTES)
+                .error_handler(|error, _| {
+                    log::debug!("rejected a JSON body: {error}");
+                    AppError::invalid_request(
+                        "the body must be a JSON object of the documented shape",
+                    )
+                    .into()
+                }),
+        )
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(well_known::metadata),
+        )
+        .service(
+            web::resource("/oauth/token")
+                .route(web::post().to(token::issue_token))
+                .default_service(web::to(token::post_only)),
+        )
+        .service(
+            web::resource("/oauth/personal-access-tokens")
+                .route(web::post().to(personal::create_personal_token))
+                .route(web::get().to(personal::list_personal_tokens)),
+        )
+        .route(
+            "/oauth/personal-access-tokens/{id}",
+            web::delete().to(personal::revoke_personal_token),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": "not_found",
+        "error_description": "no such endpoint",
+    }))
 }

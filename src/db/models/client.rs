@@ -1,18 +1,168 @@
+use std::collections::BTreeSet;
+
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::oauth_clients;
+use crate::db::schema::{oauth_clients, tenants};
 use crate::db::{DbConnection, DbError};
-use crate::domain::TenantId;
+use crate::domain::{ClientId, GrantType, Scope, TenantId, TenantStatus};
 
-/// The id of the tenant's personal-access client (every tenant has exactly one).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_clients)]
+struct ClientRow {
+    id: String,
+    tenant_id: i64,
+    name: String,
+    secret_hash: Option<String>,
+    grant_types: String,
+    scopes: String,
+    personal_access: bool,
+    revoked_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// An OAuth client, parsed from its row.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: ClientId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// `None` for a public client.
+    pub secret_hash: Option<String>,
+    pub grant_types: BTreeSet<GrantType>,
+    pub scopes: Scope,
+    pub personal_access: bool,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+fn corrupt(what: &str) -> DbError {
+    DbError::Query(diesel::result::Error::DeserializationError(
+        format!("stored {what} does not parse").into(),
+    ))
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = DbError;
+
+    fn try_from(row: ClientRow) -> Result<Self, DbError> {
+        let grant_types = row
+            .grant_types
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| corrupt("grant types"))?;
+        Ok(Self {
+            id: row.id.parse().map_err(|_| corrupt("client id"))?,
+            tenant_id: TenantId::new(row.tenant_id),
+            name: row.name,
+            secret_hash: row.secret_hash,
+            grant_types,
+            scopes: row.scopes.parse().map_err(|_| corrupt("client scopes"))?,
+            personal_access: row.personal_access,
+            revoked_at: row.revoked_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A client together with its tenant's status: what client authentication needs, in one query.
+#[derive(Debug, Clone)]
+pub struct ClientWithTenant {
+    pub client: Client,
+    pub tenant_status: TenantStatus,
+}
+
+impl Client {
+    /// The client with this id, in whichever tenant it is, with its tenant's status.
+    pub fn find_with_tenant(
+        conn: &mut DbConnection,
+        id: &ClientId,
+    ) -> Result<Option<ClientWithTenant>, DbError> {
+        let row: Option<(ClientRow, String)> = oauth_clients::table
+            .inner_join(tenants::table.on(tenants::id.eq(oauth_clients::tenant_id)))
+            .filter(oauth_clients::id.eq(id.as_str()))
+            .select((ClientRow::as_select(), tenants::status))
+            .first(conn)
+            .optional()?;
+        row.map(|(client, status)| {
+            Ok(ClientWithTenant {
+                client: client.try_into()?,
+                tenant_status: status.parse().map_err(|_| corrupt("tenant status"))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The tenant's personal-access client (every tenant has exactly one).
+    pub fn find_personal_access(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+    ) -> Result<Option<Client>, DbError> {
+        oauth_clients::table
+            .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_clients::personal_access.eq(true))
+            .select(ClientRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(Client::try_from)
+            .transpose()
+    }
+
+    pub fn is_confidential(&self) -> bool {
+        self.secret_hash.is_some()
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// The id of the tenant's personal-access client.
 pub fn find_personal_access_client_id(
     conn: &mut DbConnection,
     tenant_id: TenantId,
 ) -> Result<Option<String>, DbError> {
-    Ok(oauth_clients::table
-        .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-        .filter(oauth_clients::personal_access.eq(true))
-        .select(oauth_clients::id)
-        .first(conn)
-        .optional()?)
+    Ok(Client::find_personal_access(conn, tenant_id)?.map(|client| client.id.to_string()))
+}
+
+/// A client about to be stored.
+#[derive(Debug)]
+pub struct NewClient<'a> {
+    pub id: &'a ClientId,
+    pub tenant_id: TenantId,
+    pub name: &'a str,
+    pub secret_hash: Option<&'a str>,
+    pub grant_types: &'a BTreeSet<GrantType>,
+    pub scopes: &'a Scope,
+    pub personal_access: bool,
+    pub now: NaiveDateTime,
+}
+
+impl NewClient<'_> {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        let grant_types = self
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        diesel::insert_into(oauth_clients::table)
+            .values((
+                oauth_clients::id.eq(self.id.as_str()),
+                oauth_clients::tenant_id.eq(self.tenant_id.get()),
+                oauth_clients::name.eq(self.name),
+                oauth_clients::secret_hash.eq(self.secret_hash),
+                oauth_clients::grant_types.eq(grant_types),
+                oauth_clients::scopes.eq(self.scopes.to_string()),
+                oauth_clients::personal_access.eq(self.personal_access),
+                oauth_clients::created_at.eq(self.now),
+                oauth_clients::updated_at.eq(self.now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
 }

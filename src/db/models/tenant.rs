@@ -66,3 +66,31 @@ impl Tenant {
             .transpose()
     }
 }
+
+/// A tenant about to be stored.
+#[derive(Debug)]
+pub struct NewTenant<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub now: NaiveDateTime,
+}
+
+impl NewTenant<'_> {
+    /// Stores the tenant (active) and returns its id. A duplicate slug is a unique
+    /// violation ([`DbError::is_unique_violation`]).
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<TenantId, DbError> {
+        let insert = diesel::insert_into(tenants::table).values((
+            tenants::slug.eq(self.slug),
+            tenants::name.eq(self.name),
+            tenants::status.eq(TenantStatus::Active.as_str()),
+            tenants::created_at.eq(self.now),
+            tenants::updated_at.eq(self.now),
+        ));
+        // RETURNING does not compile on a MultiConnection: run it on the concrete backend.
+        let id: i64 = match conn {
+            DbConnection::Sqlite(conn) => insert.returning(tenants::id).get_result(conn)?,
+            DbConnection::Postgres(conn) => insert.returning(tenants::id).get_result(conn)?,
+        };
+        Ok(TenantId::new(id))
+    }
+}

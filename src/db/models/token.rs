@@ -1,9 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::oauth_access_tokens;
+use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{TenantId, TokenKind};
+use crate::domain::{TenantId, TenantStatus, TokenKind};
 
 /// An access token about to be stored. Its `id` is the JWT's `jti`: the row, not the
 /// signature, is the authority on whether the token is still valid.
@@ -52,5 +52,352 @@ impl NewAccessToken<'_> {
             })
             .execute(conn)?;
         Ok(())
+    }
+}
+
+/// What issuance must re-check inside the transaction that writes a token: the tenant is
+/// active, the client exists in it and is not revoked, and the user (if any) exists in it
+/// and is enabled.
+///
+/// On PostgreSQL the tenant, client and user rows are read `FOR SHARE`: tenant deletion,
+/// client deletion and user deletion update those rows, so they wait for an issuance in
+/// flight (and it for them) — a token can never be written after the revocation that
+/// should have covered it. On SQLite the single writer serializes the two already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuanceState {
+    pub tenant_status: TenantStatus,
+    pub client_revoked: bool,
+    /// `None` when no user was asked about or the user is not in the tenant.
+    pub user_disabled: Option<bool>,
+}
+
+impl IssuanceState {
+    /// `None` when the tenant does not exist or the client is not one of its clients.
+    pub fn load(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        client_id: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<IssuanceState>, DbError> {
+        let tenant_and_client = tenants::table
+            .inner_join(
+                oauth_clients::table.on(oauth_clients::tenant_id
+                    .eq(tenants::id)
+                    .and(oauth_clients::id.eq(client_id))),
+            )
+            .filter(tenants::id.eq(tenant_id.get()))
+            .select((tenants::status, oauth_clients::revoked_at.is_not_null()));
+        let row: Option<(String, bool)> = match conn {
+            DbConnection::Sqlite(conn) => tenant_and_client.first(conn).optional()?,
+            DbConnection::Postgres(conn) => tenant_and_client.for_share().first(conn).optional()?,
+        };
+        let Some((status, client_revoked)) = row else {
+            return Ok(None);
+        };
+        let user_disabled = match user_id {
+            None => None,
+            Some(user_id) => {
+                let user = users::table
+                    .filter(users::tenant_id.eq(tenant_id.get()))
+                    .filter(users::id.eq(user_id))
+                    .select(users::disabled);
+                match conn {
+                    DbConnection::Sqlite(conn) => user.first(conn).optional()?,
+                    DbConnection::Postgres(conn) => user.for_share().first(conn).optional()?,
+                }
+            }
+        };
+        Ok(Some(IssuanceState {
+            tenant_status: status.parse().map_err(|_| unknown("tenant status"))?,
+            client_revoked,
+            user_disabled,
+        }))
+    }
+}
+
+fn unknown(what: &str) -> DbError {
+    DbError::Query(diesel::result::Error::DeserializationError(
+        format!("stored {what} does not parse").into(),
+    ))
+}
+
+/// A refresh token about to be stored: only its hash is kept.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub tenant_id: i64,
+    pub client_id: &'a str,
+    pub user_id: Option<i64>,
+    pub access_token_id: &'a str,
+    pub family_id: &'a str,
+    pub scopes: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+impl NewRefreshToken<'_> {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        diesel::insert_into(oauth_refresh_tokens::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// A stored refresh token (never its value).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_refresh_tokens)]
+pub struct RefreshToken {
+    pub id: String,
+    pub tenant_id: i64,
+    pub client_id: String,
+    pub user_id: Option<i64>,
+    pub access_token_id: String,
+    pub family_id: String,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl RefreshToken {
+    /// The refresh token whose hash this is: a match proves the token is one we issued.
+    pub fn find_by_hash(
+        conn: &mut DbConnection,
+        token_hash: &str,
+    ) -> Result<Option<RefreshToken>, DbError> {
+        Ok(oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+            .select(RefreshToken::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Marks the token used if, and only if, it is still unused and unrevoked. Of several
+    /// concurrent rotations exactly one sees `true`: the row count decides the winner.
+    pub fn mark_used(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, DbError> {
+        let updated = diesel::update(
+            oauth_refresh_tokens::table
+                .filter(oauth_refresh_tokens::id.eq(id))
+                .filter(oauth_refresh_tokens::used_at.is_null())
+                .filter(oauth_refresh_tokens::revoked_at.is_null()),
+        )
+        .set(oauth_refresh_tokens::used_at.eq(now))
+        .execute(conn)?;
+        Ok(updated == 1)
+    }
+}
+
+/// How many rows a revocation changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RevocationCounts {
+    pub access_tokens: usize,
+    pub refresh_tokens: usize,
+}
+
+/// Revokes every refresh token of a family and every access token issued with one of
+/// them: two set-based updates, to run inside the caller's transaction.
+pub fn revoke_family(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> Result<RevocationCounts, DbError> {
+    let family_access_tokens = oauth_refresh_tokens::table
+        .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
+        .filter(oauth_refresh_tokens::family_id.eq(family_id))
+        .select(oauth_refresh_tokens::access_token_id);
+    let access_tokens = diesel::update(
+        oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::id.eq_any(family_access_tokens))
+            .filter(oauth_access_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_access_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    let refresh_tokens = diesel::update(
+        oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_refresh_tokens::family_id.eq(family_id))
+            .filter(oauth_refresh_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(RevocationCounts {
+        access_tokens,
+        refresh_tokens,
+    })
+}
+
+/// An access token's row joined with everything its validity depends on: its tenant,
+/// its client and its user. One indexed query by `(tenant_id, id)`.
+#[derive(Debug, Clone)]
+pub struct AccessTokenState {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub user_id: Option<i64>,
+    pub kind: TokenKind,
+    pub name: Option<String>,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub tenant_status: TenantStatus,
+    pub client_revoked_at: Option<NaiveDateTime>,
+    /// `None` for a token without a user, or whose user no longer exists.
+    pub user: Option<(String, bool)>,
+}
+
+type AccessTokenStateRow = (
+    (
+        String,
+        i64,
+        String,
+        Option<i64>,
+        String,
+        Option<String>,
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    ),
+    String,
+    Option<NaiveDateTime>,
+    Option<(String, bool)>,
+);
+
+impl AccessTokenState {
+    pub fn find(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        jti: &str,
+    ) -> Result<Option<AccessTokenState>, DbError> {
+        let row: Option<AccessTokenStateRow> = oauth_access_tokens::table
+            .inner_join(tenants::table.on(tenants::id.eq(oauth_access_tokens::tenant_id)))
+            .inner_join(
+                oauth_clients::table.on(oauth_clients::tenant_id
+                    .eq(oauth_access_tokens::tenant_id)
+                    .and(oauth_clients::id.eq(oauth_access_tokens::client_id))),
+            )
+            .left_join(
+                users::table.on(users::tenant_id
+                    .eq(oauth_access_tokens::tenant_id)
+                    .and(users::id.nullable().eq(oauth_access_tokens::user_id))),
+            )
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::id.eq(jti))
+            .select((
+                (
+                    oauth_access_tokens::id,
+                    oauth_access_tokens::tenant_id,
+                    oauth_access_tokens::client_id,
+                    oauth_access_tokens::user_id,
+                    oauth_access_tokens::kind,
+                    oauth_access_tokens::name,
+                    oauth_access_tokens::scopes,
+                    oauth_access_tokens::created_at,
+                    oauth_access_tokens::expires_at,
+                    oauth_access_tokens::revoked_at,
+                ),
+                tenants::status,
+                oauth_clients::revoked_at,
+                (users::username, users::disabled).nullable(),
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((token, tenant_status, client_revoked_at, user)) = row else {
+            return Ok(None);
+        };
+        let (
+            id,
+            tenant_id,
+            client_id,
+            user_id,
+            kind,
+            name,
+            scopes,
+            created_at,
+            expires_at,
+            revoked_at,
+        ) = token;
+        Ok(Some(AccessTokenState {
+            id,
+            tenant_id: TenantId::new(tenant_id),
+            client_id,
+            user_id,
+            kind: kind.parse().map_err(|_| unknown("token kind"))?,
+            name,
+            scopes,
+            created_at,
+            expires_at,
+            revoked_at,
+            tenant_status: tenant_status
+                .parse()
+                .map_err(|_| unknown("tenant status"))?,
+            client_revoked_at,
+            user,
+        }))
+    }
+}
+
+/// A personal access token's metadata (never its value).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_access_tokens)]
+pub struct PersonalAccessToken {
+    pub id: String,
+    pub name: Option<String>,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl PersonalAccessToken {
+    /// The user's personal access tokens, newest first.
+    pub fn list_for_user(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        user_id: i64,
+    ) -> Result<Vec<PersonalAccessToken>, DbError> {
+        Ok(oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::user_id.eq(user_id))
+            .filter(oauth_access_tokens::kind.eq(TokenKind::Personal.as_str()))
+            .order(oauth_access_tokens::created_at.desc())
+            .select(PersonalAccessToken::as_select())
+            .load(conn)?)
+    }
+
+    /// Revokes one of the user's personal access tokens. `false` when the user has no
+    /// such token (another user's, another tenant's, or none at all); revoking an
+    /// already-revoked token of one's own succeeds and changes nothing.
+    pub fn revoke_for_user(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        user_id: i64,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, DbError> {
+        let owned = oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::user_id.eq(user_id))
+            .filter(oauth_access_tokens::kind.eq(TokenKind::Personal.as_str()))
+            .filter(oauth_access_tokens::id.eq(id));
+        let exists: i64 = owned.count().get_result(conn)?;
+        if exists == 0 {
+            return Ok(false);
+        }
+        diesel::update(owned.filter(oauth_access_tokens::revoked_at.is_null()))
+            .set(oauth_access_tokens::revoked_at.eq(now))
+            .execute(conn)?;
+        Ok(true)
     }
 }

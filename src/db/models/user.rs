@@ -1,0 +1,64 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::users;
+use crate::db::{DbConnection, DbError};
+use crate::domain::{TenantId, Username};
+
+/// A row of `users`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    /// The user of this tenant with this (normalized) username.
+    pub fn find_by_username(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        username: &Username,
+    ) -> Result<Option<User>, DbError> {
+        Ok(users::table
+            .filter(users::tenant_id.eq(tenant_id.get()))
+            .filter(users::username.eq(username.as_str()))
+            .select(User::as_select())
+            .first(conn)
+            .optional()?)
+    }
+}
+
+/// A user about to be stored.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub tenant_id: TenantId,
+    pub username: &'a Username,
+    pub password_hash: &'a str,
+    pub now: NaiveDateTime,
+}
+
+impl NewUser<'_> {
+    /// Stores the user and returns its id.
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<i64, DbError> {
+        let insert = diesel::insert_into(users::table).values((
+            users::tenant_id.eq(self.tenant_id.get()),
+            users::username.eq(self.username.as_str()),
+            users::password_hash.eq(self.password_hash),
+            users::disabled.eq(false),
+            users::created_at.eq(self.now),
+            users::updated_at.eq(self.now),
+        ));
+        // RETURNING does not compile on a MultiConnection: run it on the concrete backend.
+        let id = match conn {
+            DbConnection::Sqlite(conn) => insert.returning(users::id).get_result(conn)?,
+            DbConnection::Postgres(conn) => insert.returning(users::id).get_result(conn)?,
+        };
+        Ok(id)
+    }
+}

@@ -1,0 +1,158 @@
+//! Client authentication (RFC 6749 §2.3): `client_secret_basic` and `client_secret_post`,
+//! one code path for the token, introspection and revocation endpoints.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::error::OAuthError;
+use super::form::Form;
+use super::secrets::SecretHasher;
+use crate::db::models::client::{Client, ClientWithTenant};
+use crate::db::DbConnection;
+use crate::domain::{ClientId, PlainSecret, TenantStatus};
+
+/// The credentials a request presented, not yet checked.
+#[derive(Debug)]
+pub struct PresentedCredentials {
+    pub client_id: String,
+    pub secret: Option<PlainSecret>,
+    /// Presented in the `Authorization` header: failures must carry a Basic challenge.
+    pub via_basic: bool,
+}
+
+/// Reads the client's credentials from the `Authorization` header or the body, refusing
+/// a request that uses both (RFC 6749 §2.3: one method per request).
+pub fn extract_credentials(
+    authorization: Option<&[u8]>,
+    form: &mut Form,
+) -> Result<PresentedCredentials, OAuthError> {
+    let Some(authorization) = authorization else {
+        let client_id = form
+            .take("client_id")
+            .ok_or_else(OAuthError::invalid_client)?;
+        let secret = form.take("client_secret").map(PlainSecret::from_client);
+        return Ok(PresentedCredentials {
+            client_id,
+            secret,
+            via_basic: false,
+        });
+    };
+    let (client_id, secret) = parse_basic(authorization)
+        .ok_or_else(|| OAuthError::invalid_client().with_basic_challenge(true))?;
+    if form.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        ));
+    }
+    if form
+        .take("client_id")
+        .is_some_and(|body_id| body_id != client_id)
+    {
+        return Err(OAuthError::invalid_request(
+            "client_id in the body differs from the Authorization header",
+        ));
+    }
+    Ok(PresentedCredentials {
+        client_id,
+        secret: (!secret.is_empty()).then(|| PlainSecret::from_client(secret)),
+        via_basic: true,
+    })
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1 and Appendix B).
+fn parse_basic(header: &[u8]) -> Option<(String, String)> {
+    let header = std::str::from_utf8(header).ok()?;
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((form_decode(id)?, form_decode(secret)?))
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space.
+fn form_decode(component: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&component.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
+}
+
+/// Checks the credentials. Every failure is the same `invalid_client` and costs the same
+/// work: an unknown client is verified against a dummy hash. The reason goes to the log.
+pub fn authenticate_client(
+    conn: &mut DbConnection,
+    hasher: &SecretHasher,
+    credentials: &PresentedCredentials,
+) -> Result<ClientWithTenant, OAuthError> {
+    let refuse = || OAuthError::invalid_client().with_basic_challenge(credentials.via_basic);
+    let found = match credentials.client_id.parse::<ClientId>() {
+        Ok(client_id) => Client::find_with_tenant(conn, &client_id)?,
+        Err(_) => None,
+    };
+    let stored_hash = found
+        .as_ref()
+        .and_then(|found| found.client.secret_hash.as_deref());
+    let presented = credentials
+        .secret
+        .as_ref()
+        .map(|secret| secret.expose().as_bytes());
+    // Always one MAC verification, whatever is missing, so timing reveals nothing.
+    let secret_matches = hasher.verify_client_secret(
+        &credentials.client_id,
+        presented.unwrap_or_default(),
+        stored_hash,
+    );
+
+    let Some(found) = found else {
+        log::info!(target: "tenauth::security", "client authentication failed: unknown client");
+        return Err(refuse());
+    };
+    let client = &found.client;
+    let authenticated = match (client.is_confidential(), presented.is_some()) {
+        (true, true) => secret_matches,
+        // A public client identifies itself by id alone (RFC 6749 §2.1, §3.2.1).
+        (false, false) => true,
+        _ => false,
+    };
+    if !authenticated {
+        log::info!(target: "tenauth::security", "client authentication failed: wrong or missing secret for client {}", client.id);
+        return Err(refuse());
+    }
+    if client.revoked_at.is_some() || found.tenant_status != TenantStatus::Active {
+        log::info!(target: "tenauth::security", "client authentication refused: client {} is revoked or its tenant is not active", client.id);
+        return Err(refuse());
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(id: &str, secret: &str) -> Vec<u8> {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))).into_bytes()
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(
+            parse_basic(&basic("my%20id%26x", "p%25s+s%3Aw")),
+            Some(("my id&x".to_owned(), "p%s s:w".to_owned()))
+        );
+        assert_eq!(parse_basic(b"Bearer abc"), None);
+        assert_eq!(parse_basic(b"Basic !!!"), None);
+    }
+
+    #[test]
+    fn two_authentication_methods_are_refused() {
+        let mut form = Form::parse(
+            Some("application/x-www-form-urlencoded"),
+            b"client_id=a&client_secret=b",
+        )
+        .unwrap();
+        let error = extract_credentials(Some(&basic("a", "b")), &mut form).unwrap_err();
+        assert_eq!(error.code, super::super::error::ErrorCode::InvalidRequest);
+    }
+}

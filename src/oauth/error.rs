@@ -1,0 +1,151 @@
+//! OAuth errors (RFC 6749 §5.2) and their HTTP form. Descriptions are fixed ASCII
+//! strings: they never echo input and never name a tenant. What only the operator may
+//! know goes to the log, at the place the error is made.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+
+use crate::db::DbError;
+use crate::error::RETRY_AFTER_SECONDS;
+
+/// The error codes of RFC 6749 §5.2, plus RFC 6749 §4.1.2.1's `server_error` and
+/// `temporarily_unavailable`, used here for the token endpoint too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+/// An error answered by an OAuth endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} ({description})", code.as_str())]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: &'static str,
+    /// The client authenticated with HTTP Basic: a 401 must carry a Basic challenge.
+    pub basic_challenge: bool,
+}
+
+impl OAuthError {
+    pub const fn new(code: ErrorCode, description: &'static str) -> Self {
+        Self {
+            code,
+            description,
+            basic_challenge: false,
+        }
+    }
+
+    pub const fn invalid_request(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// The one answer for every client-authentication failure: unknown client, wrong
+    /// secret, revoked client, inactive tenant.
+    pub const fn invalid_client() -> Self {
+        Self::new(ErrorCode::InvalidClient, "client authentication failed")
+    }
+
+    pub const fn invalid_grant(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    pub const fn invalid_scope(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub const fn unauthorized_client() -> Self {
+        Self::new(
+            ErrorCode::UnauthorizedClient,
+            "the client is not allowed to use this grant type",
+        )
+    }
+
+    pub const fn server_error() -> Self {
+        Self::new(ErrorCode::ServerError, "an unexpected error occurred")
+    }
+
+    pub const fn temporarily_unavailable() -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable",
+        )
+    }
+
+    pub fn with_basic_challenge(mut self, basic: bool) -> Self {
+        self.basic_challenge = basic;
+        self
+    }
+}
+
+impl From<DbError> for OAuthError {
+    fn from(error: DbError) -> Self {
+        if error.is_unavailable() {
+            log::warn!("database unavailable: {error}");
+            Self::temporarily_unavailable()
+        } else {
+            log::error!("database error: {error}");
+            Self::server_error()
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    error_description: &'static str,
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), for every answer of
+/// the token endpoint, errors included.
+pub fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = no_store(HttpResponse::build(self.status_code()));
+        if self.code == ErrorCode::InvalidClient && self.basic_challenge {
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tenauth""#));
+        }
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+        }
+        response.json(ErrorBody {
+            error: self.code.as_str(),
+            error_description: self.description,
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! The token endpoint's grants (RFC 6749 §4.3, §4.4, §6), one file each, behind one
+//! entry point, [`OAuthServer::exchange`].
+
+mod client_credentials;
+mod password;
+mod refresh_token;
+
+use chrono::NaiveDateTime;
+
+use super::client_auth::{authenticate_client, PresentedCredentials};
+use super::form::Form;
+use super::issuance::{IssueRefusal, IssuedTokens};
+use super::{OAuthError, OAuthServer};
+use crate::db::models::client::Client;
+use crate::domain::{is_platform_scope, GrantType, Scope};
+
+/// A token request, parsed by `grant_type` (kanidm's shape): each variant holds exactly
+/// what its grant needs.
+#[derive(Debug)]
+pub enum TokenRequest {
+    ClientCredentials {
+        scope: Option<Scope>,
+    },
+    Password {
+        username: String,
+        password: String,
+        scope: Option<Scope>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<Scope>,
+    },
+}
+
+impl TokenRequest {
+    /// Reads the grant's parameters; unknown parameters are ignored (RFC 6749 §3.2).
+    pub fn parse(form: &mut Form) -> Result<Self, OAuthError> {
+        let grant_type = form
+            .get("grant_type")
+            .ok_or(OAuthError::invalid_request("grant_type is missing"))?;
+        let grant_type: GrantType = grant_type.parse().map_err(|_| {
+            OAuthError::new(
+                super::ErrorCode::UnsupportedGrantType,
+                "the grant type is not supported",
+            )
+        })?;
+        let scope = form
+            .get("scope")
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| OAuthError::invalid_scope("the scope is malformed"))?;
+        let mut required = |name: &'static str, missing: &'static str| {
+            form.take(name).ok_or(OAuthError::invalid_request(missing))
+        };
+        Ok(match grant_type {
+            GrantType::ClientCredentials => Self::ClientCredentials { scope },
+            GrantType::Password => Self::Password {
+                username: required("username", "username is missing")?,
+                password: required("password", "password is missing")?,
+                scope,
+            },
+            GrantType::RefreshToken => Self::RefreshToken {
+                refresh_token: required("refresh_token", "refresh_token is missing")?,
+                scope,
+            },
+        })
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+impl From<IssuedTokens> for TokenResponse {
+    fn from(issued: IssuedTokens) -> Self {
+        issued.log();
+        Self {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token.map(|token| token.expose().to_owned()),
+            scope: issued.scope.to_string(),
+        }
+    }
+}
+
+impl OAuthServer {
+    /// `POST /oauth/token`: authenticates the client, then runs its grant. Blocking (database
+    /// and password hashing): call it on a blocking thread.
+    pub fn exchange(
+        &self,
+        credentials: &PresentedCredentials,
+        request: TokenRequest,
+        now: NaiveDateTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let client = self
+            .db
+            .read(|conn| authenticate_client(conn, &self.hasher, credentials))?
+            .client;
+        let issued = match request {
+            TokenRequest::ClientCredentials { scope } => {
+                client_credentials::issue(self, &client, scope, now)
+            }
+            TokenRequest::Password {
+                username,
+                password,
+                scope,
+            } => password::issue(self, &client, &username, password, scope, now),
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => refresh_token::issue(self, &client, &refresh_token, scope, now),
+        };
+        issued
+            .map(TokenResponse::from)
+            .map_err(|error| error.with_basic_challenge(credentials.via_basic))
+    }
+}
+
+/// The scope a new grant gets (RFC 6749 §3.3): what was asked for, which must lie within
+/// the client's allowed scopes, or by default all of them. Platform scopes exist only in
+/// the platform tenant.
+fn resolve_scope(requested: Option<Scope>, client: &Client) -> Result<Scope, OAuthError> {
+    let platform = client.tenant_id.is_platform();
+    match requested {
+        Some(requested) => {
+            if !requested.is_subset_of(&client.scopes)
+                || (!platform && requested.has_platform_scope())
+            {
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope exceeds what the client may have",
+                ));
+            }
+            Ok(requested)
+        }
+        None if platform => Ok(client.scopes.clone()),
+        None => Scope::from_tokens(
+            client
+                .scopes
+                .iter()
+                .filter(|token| !is_platform_scope(token)),
+        )
+        .map_err(|_| OAuthError::server_error()),
+    }
+}
+
+/// The OAuth error for a refusal by the issuing transaction: the state changed between
+/// authentication and the write. Neither says why.
+fn refusal_error(refusal: IssueRefusal) -> OAuthError {
+    match refusal {
+        IssueRefusal::ClientInactive => OAuthError::invalid_client(),
+        IssueRefusal::UserInactive => OAuthError::invalid_grant("the grant is invalid"),
+    }
+}

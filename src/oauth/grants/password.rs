@@ -1,0 +1,74 @@
+//! Resource owner password credentials grant (RFC 6749 §4.3). Legacy: OAuth 2.1 and
+//! RFC 9700 §2.4 say not to use it, so no client has it unless an admin grants it.
+//!
+//! The user is looked up in the client's tenant only. An unknown user, a wrong password,
+//! a disabled user and a user of another tenant all get the one `invalid_grant`, after
+//! the same Argon2 work (a dummy hash stands in for a missing user).
+
+use chrono::NaiveDateTime;
+
+use super::{refusal_error, resolve_scope};
+use crate::db::models::client::Client;
+use crate::db::models::user::User;
+use crate::domain::{GrantType, Password, Scope, TokenKind, Username};
+use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
+use crate::oauth::secrets::verify_password;
+use crate::oauth::{OAuthError, OAuthServer};
+
+const BAD_CREDENTIALS: &str = "the resource owner credentials are invalid";
+
+pub(super) fn issue(
+    server: &OAuthServer,
+    client: &Client,
+    username: &str,
+    password: String,
+    requested: Option<Scope>,
+    now: NaiveDateTime,
+) -> Result<IssuedTokens, OAuthError> {
+    if !client.allows(GrantType::Password) {
+        return Err(OAuthError::unauthorized_client());
+    }
+    let scope = resolve_scope(requested, client)?;
+    let password = Password::attempt(password).ok_or(OAuthError::invalid_grant(BAD_CREDENTIALS))?;
+    let user = match username.parse::<Username>() {
+        Ok(username) => server
+            .db
+            .read(|conn| User::find_by_username(conn, client.tenant_id, &username))?,
+        Err(_) => None,
+    };
+    let password_matches = verify_password(
+        &password,
+        user.as_ref().map(|user| user.password_hash.as_str()),
+    );
+    let user = match user {
+        Some(user) if password_matches && !user.disabled => user,
+        _ => {
+            log::info!(target: "tenauth::security", "password grant refused for client {}: unknown user, wrong password or disabled user", client.id);
+            return Err(OAuthError::invalid_grant(BAD_CREDENTIALS));
+        }
+    };
+    let refresh = if client.allows(GrantType::RefreshToken) {
+        RefreshPlan::NewFamily {
+            scope: scope.clone(),
+        }
+    } else {
+        RefreshPlan::None
+    };
+    let prepared = server.prepare_tokens(
+        TokenGrant {
+            tenant_id: client.tenant_id,
+            client_id: client.id.clone(),
+            user_id: Some(user.id),
+            kind: TokenKind::Password,
+            scope,
+            name: None,
+            lifetime: server.lifetimes.access,
+            refresh,
+        },
+        now,
+    )?;
+    server
+        .db
+        .write(|conn| prepared.store(conn))?
+        .map_err(refusal_error)
+}

@@ -1,0 +1,131 @@
+//! Refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! Every use returns a new refresh token and marks the old one used. Presenting a used
+//! token is taken as theft: the whole family — every refresh token descended from the
+//! original grant and every access token issued with one of them — is revoked. Which of
+//! several concurrent uses wins is decided by a conditional `UPDATE … WHERE used_at IS
+//! NULL` whose row count is checked, in the same transaction that writes the new tokens;
+//! the losers are reuses, so they revoke the family too (the winner's new tokens included:
+//! a client that races itself cannot be told apart from a thief racing it).
+
+use chrono::NaiveDateTime;
+
+use super::refusal_error;
+use crate::db::models::client::Client;
+use crate::db::models::token::{revoke_family, RefreshToken};
+use crate::domain::{GrantType, Scope, TenantId, TokenKind};
+use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
+use crate::oauth::{OAuthError, OAuthServer};
+
+const INVALID: &str = "the refresh token is invalid";
+
+/// How the rotating transaction ended.
+enum Rotation {
+    Issued(IssuedTokens),
+    /// The token had been used already: the family is revoked, and that must commit.
+    ReuseDetected,
+}
+
+pub(super) fn issue(
+    server: &OAuthServer,
+    client: &Client,
+    presented: &str,
+    requested: Option<Scope>,
+    now: NaiveDateTime,
+) -> Result<IssuedTokens, OAuthError> {
+    if !client.allows(GrantType::RefreshToken) {
+        return Err(OAuthError::unauthorized_client());
+    }
+    let hash = server.hasher.hash_refresh_token(presented);
+    let stored = server
+        .db
+        .read(|conn| RefreshToken::find_by_hash(conn, &hash))?
+        .ok_or(OAuthError::invalid_grant(INVALID))?;
+    let tenant_id = TenantId::new(stored.tenant_id);
+    if stored.client_id != client.id.as_str() || tenant_id != client.tenant_id {
+        if tenant_id != client.tenant_id {
+            log::warn!(target: "tenauth::security", "cross-tenant refresh attempt: client {} of tenant {} presented a refresh token of tenant {}", client.id, client.tenant_id, tenant_id);
+        } else {
+            log::warn!(target: "tenauth::security", "client {} presented a refresh token of client {}", client.id, stored.client_id);
+        }
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
+    if stored.revoked_at.is_some() || stored.expires_at <= now {
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
+    if stored.used_at.is_some() {
+        revoke_for_reuse(server, tenant_id, &stored, now)?;
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
+
+    let family_scope: Scope = stored
+        .scopes
+        .parse()
+        .map_err(|_| OAuthError::server_error())?;
+    let scope = match requested {
+        Some(requested) if !requested.is_subset_of(&family_scope) => {
+            return Err(OAuthError::invalid_scope(
+                "the requested scope exceeds the original grant",
+            ))
+        }
+        Some(requested) => requested,
+        None => family_scope.clone(),
+    };
+    let prepared = server.prepare_tokens(
+        TokenGrant {
+            tenant_id,
+            client_id: client.id.clone(),
+            user_id: stored.user_id,
+            kind: TokenKind::Refresh,
+            scope,
+            name: None,
+            lifetime: server.lifetimes.access,
+            refresh: RefreshPlan::Rotate {
+                family_id: stored.family_id.clone(),
+                scope: family_scope,
+            },
+        },
+        now,
+    )?;
+    let rotation = server.db.write(|conn| {
+        if !RefreshToken::mark_used(conn, &stored.id, now)? {
+            revoke_family(conn, tenant_id, &stored.family_id, now)?;
+            return Ok(Rotation::ReuseDetected);
+        }
+        prepared
+            .store(conn)?
+            .map(Rotation::Issued)
+            .map_err(refusal_error)
+    })?;
+    match rotation {
+        Rotation::Issued(issued) => Ok(issued),
+        Rotation::ReuseDetected => {
+            log_reuse(tenant_id, &stored);
+            Err(OAuthError::invalid_grant(INVALID))
+        }
+    }
+}
+
+fn revoke_for_reuse(
+    server: &OAuthServer,
+    tenant_id: TenantId,
+    stored: &RefreshToken,
+    now: NaiveDateTime,
+) -> Result<(), OAuthError> {
+    server
+        .db
+        .write(|conn| revoke_family(conn, tenant_id, &stored.family_id, now))?;
+    log_reuse(tenant_id, stored);
+    Ok(())
+}
+
+fn log_reuse(tenant_id: TenantId, stored: &RefreshToken) {
+    log::warn!(
+        target: "tenauth::security",
+        "refresh token reuse: revoked family {} (tenant {}, client {}, refresh token {})",
+        stored.family_id,
+        tenant_id,
+        stored.client_id,
+        stored.id
+    );
+}

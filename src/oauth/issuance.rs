@@ -1,0 +1,229 @@
+//! Token issuance, shared by every grant: sign first, then write in one short transaction
+//! that re-checks the tenant, the client and the user (see
+//! [`IssuanceState`](crate::db::models::token::IssuanceState)) and inserts the rows.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use super::jwt::{self, AccessTokenClaims};
+use super::{OAuthError, OAuthServer};
+use crate::db::models::token::{IssuanceState, NewAccessToken, NewRefreshToken};
+use crate::db::{DbConnection, DbError};
+use crate::domain::{
+    new_token_id, ClientId, PlainSecret, Scope, TenantId, TenantStatus, TokenKind,
+};
+
+/// What a grant decided to issue.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub user_id: Option<i64>,
+    pub kind: TokenKind,
+    pub scope: Scope,
+    /// Personal access tokens carry their owner's name for them.
+    pub name: Option<String>,
+    pub lifetime: Duration,
+    pub refresh: RefreshPlan,
+}
+
+/// Whether the grant also issues a refresh token, and in which family.
+#[derive(Debug, Clone)]
+pub enum RefreshPlan {
+    None,
+    /// A new grant: a new family, whose refresh tokens keep `scope` (RFC 6749 §6).
+    NewFamily {
+        scope: Scope,
+    },
+    /// A rotation: the next refresh token of an existing family, with the family's scope.
+    Rotate {
+        family_id: String,
+        scope: Scope,
+    },
+}
+
+/// A refresh token to be stored beside the access token.
+#[derive(Debug)]
+struct PreparedRefresh {
+    id: String,
+    token: PlainSecret,
+    hash: String,
+    family_id: String,
+    scope: Scope,
+    expires_at: NaiveDateTime,
+}
+
+/// Signed tokens, not yet stored.
+#[derive(Debug)]
+pub struct PreparedTokens {
+    grant: TokenGrant,
+    jti: String,
+    access_token: String,
+    issued_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    refresh: Option<PreparedRefresh>,
+}
+
+/// Tokens stored and ready to hand out.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub user_id: Option<i64>,
+    pub jti: String,
+    pub access_token: String,
+    pub kind: TokenKind,
+    pub scope: Scope,
+    pub expires_in: u64,
+    pub expires_at: NaiveDateTime,
+    pub refresh_token: Option<PlainSecret>,
+}
+
+impl IssuedTokens {
+    /// The audit log line for a committed issuance: who, for whom, which `jti` — never
+    /// a token value.
+    pub fn log(&self) {
+        log::info!(
+            target: "tenauth::tokens",
+            "issued {} token jti={} tenant={} client={} user={} refresh={}",
+            self.kind.as_str(),
+            self.jti,
+            self.tenant_id,
+            self.client_id,
+            self.user_id.map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            self.refresh_token.is_some(),
+        );
+    }
+}
+
+/// Why the issuing transaction refused: the state changed, or was never right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueRefusal {
+    /// The tenant is not active, or the client is revoked or not in it.
+    ClientInactive,
+    /// The user is disabled, deleted, or not in the tenant.
+    UserInactive,
+}
+
+impl OAuthServer {
+    /// Generates the ids and signs the access token, outside any transaction, so the
+    /// writer holds its lock only for the inserts.
+    pub fn prepare_tokens(
+        &self,
+        grant: TokenGrant,
+        now: NaiveDateTime,
+    ) -> Result<PreparedTokens, OAuthError> {
+        let jti = new_token_id();
+        let expires_at = now + grant.lifetime;
+        let subject = match grant.user_id {
+            Some(user_id) => user_id.to_string(),
+            None => grant.client_id.to_string(),
+        };
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: subject,
+            aud: self.issuer.clone(),
+            client_id: grant.client_id.to_string(),
+            tenant_id: grant.tenant_id.get(),
+            scope: grant.scope.to_string(),
+            jti: jti.clone(),
+            iat: now.and_utc().timestamp(),
+            exp: expires_at.and_utc().timestamp(),
+        };
+        let access_token = jwt::encode(&self.keys, &claims).map_err(|error| {
+            log::error!("signing an access token failed: {error}");
+            OAuthError::server_error()
+        })?;
+        let refresh = match &grant.refresh {
+            RefreshPlan::None => None,
+            RefreshPlan::NewFamily { scope } => Some((new_token_id(), scope.clone())),
+            RefreshPlan::Rotate { family_id, scope } => Some((family_id.clone(), scope.clone())),
+        }
+        .map(|(family_id, scope)| {
+            let token = PlainSecret::generate();
+            PreparedRefresh {
+                id: new_token_id(),
+                hash: self.hasher.hash_refresh_token(token.expose()),
+                token,
+                family_id,
+                scope,
+                expires_at: now + self.lifetimes.refresh,
+            }
+        });
+        Ok(PreparedTokens {
+            grant,
+            jti,
+            access_token,
+            issued_at: now,
+            expires_at,
+            refresh,
+        })
+    }
+}
+
+impl PreparedTokens {
+    /// Inside the caller's write transaction: re-checks the tenant, client and user, then
+    /// inserts the access token and its refresh token.
+    pub fn store(
+        self,
+        conn: &mut DbConnection,
+    ) -> Result<Result<IssuedTokens, IssueRefusal>, DbError> {
+        let grant = &self.grant;
+        let state = IssuanceState::load(
+            conn,
+            grant.tenant_id,
+            grant.client_id.as_str(),
+            grant.user_id,
+        )?;
+        let Some(state) = state else {
+            return Ok(Err(IssueRefusal::ClientInactive));
+        };
+        if state.tenant_status != TenantStatus::Active || state.client_revoked {
+            return Ok(Err(IssueRefusal::ClientInactive));
+        }
+        if grant.user_id.is_some() && state.user_disabled != Some(false) {
+            return Ok(Err(IssueRefusal::UserInactive));
+        }
+        let scopes = grant.scope.to_string();
+        NewAccessToken {
+            id: &self.jti,
+            tenant_id: grant.tenant_id,
+            client_id: grant.client_id.as_str(),
+            user_id: grant.user_id,
+            kind: grant.kind,
+            name: grant.name.as_deref(),
+            scopes: &scopes,
+            created_at: self.issued_at,
+            expires_at: self.expires_at,
+        }
+        .insert(conn)?;
+        if let Some(refresh) = &self.refresh {
+            NewRefreshToken {
+                id: &refresh.id,
+                token_hash: &refresh.hash,
+                tenant_id: grant.tenant_id.get(),
+                client_id: grant.client_id.as_str(),
+                user_id: grant.user_id,
+                access_token_id: &self.jti,
+                family_id: &refresh.family_id,
+                scopes: &refresh.scope.to_string(),
+                created_at: self.issued_at,
+                expires_at: refresh.expires_at,
+            }
+            .insert(conn)?;
+        }
+        Ok(Ok(IssuedTokens {
+            tenant_id: grant.tenant_id,
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id,
+            jti: self.jti,
+            access_token: self.access_token,
+            kind: grant.kind,
+            scope: grant.scope.clone(),
+            expires_in: grant.lifetime.as_secs(),
+            expires_at: self.expires_at,
+            refresh_token: self.refresh.map(|refresh| refresh.token),
+        }))
+    }
+}

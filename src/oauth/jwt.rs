@@ -1,0 +1,144 @@
+//! Access tokens as JWTs (RFC 9068), signed ES256 with the newest key in `keys/`.
+//!
+//! The signature proves a token is ours; it does not prove it is still good. Its `jti`
+//! is the primary key of its row, and every validation also checks that row (revocation,
+//! tenant, client and user state), so the database stays the authority.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::keys::{KeyError, KeyStore};
+
+/// Longest token we try to decode; anything longer is garbage by definition.
+const MAX_TOKEN_LENGTH: usize = 4096;
+
+/// The claims of a tenauth access token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    /// The user id for user tokens, the client id for client-credentials tokens.
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub tenant_id: i64,
+    pub scope: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Header {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+/// Why a string is not a valid token of ours (for the log; clients only learn "invalid").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("not a compact JWS")]
+    Malformed,
+    #[error("not an ES256 at+jwt header")]
+    WrongHeader,
+    #[error("signed by a key that is not ours")]
+    UnknownKey,
+    #[error("bad signature")]
+    BadSignature,
+    #[error("unreadable claims")]
+    BadClaims,
+}
+
+/// Signs `claims` with the current signing key.
+pub fn encode(keys: &KeyStore, claims: &AccessTokenClaims) -> Result<String, KeyError> {
+    let key = keys.signing_key();
+    let header = Header {
+        alg: "ES256".to_owned(),
+        typ: "at+jwt".to_owned(),
+        kid: key.kid.clone(),
+    };
+    // Serializing these plain structs cannot fail.
+    let header = serde_json::to_vec(&header).map_err(|_| KeyError::Generation)?;
+    let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Generation)?;
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature = key.sign(signing_input.as_bytes())?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
+}
+
+/// Checks the header and the signature and returns the claims. Does not check expiry or
+/// revocation: that is the caller's job, against `now` and the database.
+pub fn verify(keys: &KeyStore, token: &str) -> Result<AccessTokenClaims, JwtError> {
+    if token.len() > MAX_TOKEN_LENGTH {
+        return Err(JwtError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(claims), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::Malformed);
+    };
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| JwtError::Malformed)
+    };
+    let header: Header =
+        serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::WrongHeader)?;
+    if header.alg != "ES256" || header.typ != "at+jwt" {
+        return Err(JwtError::WrongHeader);
+    }
+    let key = keys.find(&header.kid).ok_or(JwtError::UnknownKey)?;
+    let signing_input_length = token.len() - signature.len() - 1;
+    if !key.verify(
+        &token.as_bytes()[..signing_input_length],
+        &decode(signature)?,
+    ) {
+        return Err(JwtError::BadSignature);
+    }
+    serde_json::from_slice(&decode(claims)?).map_err(|_| JwtError::BadClaims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "http://issuer".into(),
+            sub: "client".into(),
+            aud: "http://issuer".into(),
+            client_id: "client".into(),
+            tenant_id: 7,
+            scope: "read".into(),
+            jti: "jti".into(),
+            iat: 1,
+            exp: 2,
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_a_tampered_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, _) = KeyStore::load_or_generate(dir.path(), 0).unwrap();
+        let token = encode(&keys, &claims()).unwrap();
+
+        assert_eq!(verify(&keys, &token), Ok(claims()));
+
+        let mut forged = claims();
+        forged.tenant_id = 8;
+        let (header, rest) = token.split_once('.').unwrap();
+        let signature = rest.split_once('.').unwrap().1;
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        let tampered = format!("{header}.{forged_payload}.{signature}");
+        assert_eq!(verify(&keys, &tampered), Err(JwtError::BadSignature));
+        assert_eq!(verify(&keys, "a.b"), Err(JwtError::Malformed));
+        assert_eq!(verify(&keys, "garbage"), Err(JwtError::Malformed));
+    }
+}

@@ -1,0 +1,105 @@
+//! Personal access tokens: long-lived tokens a user creates for themself with a token they
+//! already hold, issued through their tenant's personal-access client. No refresh token.
+
+use chrono::NaiveDateTime;
+
+use super::bearer::ActiveToken;
+use super::issuance::{IssueRefusal, IssuedTokens, RefreshPlan, TokenGrant};
+use super::OAuthServer;
+use crate::db::models::client::Client;
+use crate::db::models::token::PersonalAccessToken;
+use crate::db::DbError;
+use crate::domain::{Scope, TokenKind};
+
+/// Why a personal access token request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonalTokenError {
+    #[error("only a user's token can manage personal access tokens")]
+    NotAUser,
+    #[error("the name must be 1 to 255 characters")]
+    InvalidName,
+    #[error("the scopes exceed the caller's token")]
+    ScopeTooWide,
+    #[error("the tenant, its personal-access client or the user is not active")]
+    Inactive,
+    #[error("no such personal access token")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("token signing failed")]
+    Signing,
+}
+
+impl OAuthServer {
+    /// Creates a personal access token for the caller's user, with at most the caller's scopes.
+    pub fn create_personal_token(
+        &self,
+        caller: &ActiveToken,
+        name: &str,
+        scope: Scope,
+        now: NaiveDateTime,
+    ) -> Result<IssuedTokens, PersonalTokenError> {
+        let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+            return Err(PersonalTokenError::InvalidName);
+        }
+        if !scope.is_subset_of(&caller.scope) {
+            return Err(PersonalTokenError::ScopeTooWide);
+        }
+        let client = self
+            .db
+            .read(|conn| Client::find_personal_access(conn, caller.tenant_id))?
+            .ok_or(PersonalTokenError::Inactive)?;
+        let prepared = self
+            .prepare_tokens(
+                TokenGrant {
+                    tenant_id: caller.tenant_id,
+                    client_id: client.id,
+                    user_id: Some(user_id),
+                    kind: TokenKind::Personal,
+                    scope,
+                    name: Some(name.to_owned()),
+                    lifetime: self.lifetimes.personal,
+                    refresh: RefreshPlan::None,
+                },
+                now,
+            )
+            .map_err(|_| PersonalTokenError::Signing)?;
+        let issued = self
+            .db
+            .write(|conn| prepared.store(conn))?
+            .map_err(|_: IssueRefusal| PersonalTokenError::Inactive)?;
+        issued.log();
+        Ok(issued)
+    }
+
+    /// The caller's personal access tokens, newest first.
+    pub fn list_personal_tokens(
+        &self,
+        caller: &ActiveToken,
+    ) -> Result<Vec<PersonalAccessToken>, PersonalTokenError> {
+        let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
+        Ok(self
+            .db
+            .read(|conn| PersonalAccessToken::list_for_user(conn, caller.tenant_id, user_id))?)
+    }
+
+    /// Revokes one of the caller's personal access tokens; anyone else's is "not found".
+    pub fn revoke_personal_token(
+        &self,
+        caller: &ActiveToken,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), PersonalTokenError> {
+        let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
+        let revoked = self.db.write(|conn| {
+            PersonalAccessToken::revoke_for_user(conn, caller.tenant_id, user_id, id, now)
+        })?;
+        if !revoked {
+            return Err(PersonalTokenError::NotFound);
+        }
+        log::info!(target: "tenauth::tokens", "revoked personal token jti={id} tenant={} user={user_id}", caller.tenant_id);
+        Ok(())
+    }
+}

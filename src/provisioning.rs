@@ -1,0 +1,242 @@
+//! Creating tenants, clients and users: the rules they must follow and the rows they
+//! become. Used by the CLI now, and by the admin API. Each creation writes its audit event
+//! in the same transaction.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDateTime;
+
+use crate::db::models::audit::NewAuditEvent;
+use crate::db::models::client::{Client, NewClient};
+use crate::db::models::tenant::{NewTenant, Tenant};
+use crate::db::models::user::NewUser;
+use crate::db::{Database, DbError};
+use crate::domain::{
+    ClientId, GrantType, Password, PlainSecret, Scope, TenantId, TenantStatus, Username,
+};
+use crate::oauth::secrets::{hash_password, SecretHasher};
+
+/// Why something could not be created. The messages are safe to show to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisioningError {
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+/// `lowercase letters, digits and '-', 3 to 63 characters`.
+pub fn validate_slug(slug: &str) -> Result<(), ProvisioningError> {
+    let valid = (3..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ProvisioningError::Invalid(
+            "a slug is 3 to 63 lowercase letters, digits or '-'",
+        ))
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), ProvisioningError> {
+    let length = name.trim().chars().count();
+    if (1..=255).contains(&length) && !name.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ProvisioningError::Invalid("a name is 1 to 255 characters"))
+    }
+}
+
+/// Creates an active tenant and its personal-access client.
+pub fn create_tenant(
+    db: &Database,
+    actor: &str,
+    slug: &str,
+    name: &str,
+    now: NaiveDateTime,
+) -> Result<Tenant, ProvisioningError> {
+    validate_slug(slug)?;
+    validate_name(name)?;
+    let name = name.trim();
+    db.write(|conn| {
+        let tenant_id = NewTenant { slug, name, now }
+            .insert(conn)
+            .map_err(|error| {
+                if error.is_unique_violation() {
+                    ProvisioningError::Conflict("a tenant with this slug exists")
+                } else {
+                    error.into()
+                }
+            })?;
+        NewClient {
+            id: &ClientId::generate(),
+            tenant_id,
+            name: "Personal Access Client",
+            secret_hash: None,
+            grant_types: &BTreeSet::new(),
+            scopes: &Scope::default(),
+            personal_access: true,
+            now,
+        }
+        .insert(conn)?;
+        NewAuditEvent {
+            tenant_id,
+            actor,
+            action: "tenant.create",
+            subject: Some(&tenant_id.to_string()),
+            details: Some(serde_json::json!({ "slug": slug })),
+            created_at: now,
+        }
+        .insert(conn)?;
+        Tenant::find(conn, tenant_id)?.ok_or(ProvisioningError::NotFound("tenant vanished"))
+    })
+}
+
+/// What a new client may do.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    pub name: String,
+    pub grant_types: BTreeSet<GrantType>,
+    pub scopes: Scope,
+    pub confidential: bool,
+}
+
+/// Creates a client in the tenant. Returns it with its secret (for a confidential
+/// client), which is shown this once and stored only as a keyed hash.
+pub fn create_client(
+    db: &Database,
+    hasher: &SecretHasher,
+    actor: &str,
+    tenant_id: TenantId,
+    spec: &ClientSpec,
+    now: NaiveDateTime,
+) -> Result<(Client, Option<PlainSecret>), ProvisioningError> {
+    validate_name(&spec.name)?;
+    if spec.grant_types.is_empty() {
+        return Err(ProvisioningError::Invalid(
+            "a client needs at least one grant type",
+        ));
+    }
+    if spec.grant_types.contains(&GrantType::ClientCredentials) && !spec.confidential {
+        return Err(ProvisioningError::Invalid(
+            "the client_credentials grant needs a confidential client",
+        ));
+    }
+    if !tenant_id.is_platform() && spec.scopes.has_platform_scope() {
+        return Err(ProvisioningError::Invalid(
+            "platform scopes belong to the platform tenant only",
+        ));
+    }
+    let id = ClientId::generate();
+    let secret = spec.confidential.then(PlainSecret::generate);
+    let secret_hash = secret
+        .as_ref()
+        .map(|secret| hasher.hash_client_secret(id.as_str(), secret));
+    let client = db.write(|conn| {
+        require_live_tenant(conn, tenant_id)?;
+        NewClient {
+            id: &id,
+            tenant_id,
+            name: spec.name.trim(),
+            secret_hash: secret_hash.as_deref(),
+            grant_types: &spec.grant_types,
+            scopes: &spec.scopes,
+            personal_access: false,
+            now,
+        }
+        .insert(conn)?;
+        NewAuditEvent {
+            tenant_id,
+            actor,
+            action: "client.create",
+            subject: Some(id.as_str()),
+            details: Some(serde_json::json!({
+                "name": spec.name.trim(),
+                "grant_types": spec.grant_types,
+                "scopes": spec.scopes,
+                "confidential": spec.confidential,
+            })),
+            created_at: now,
+        }
+        .insert(conn)?;
+        Ok::<_, ProvisioningError>(
+            Client::find_with_tenant(conn, &id)?
+                .ok_or(ProvisioningError::NotFound("client vanished"))?
+                .client,
+        )
+    })?;
+    Ok((client, secret))
+}
+
+/// A created user, as shown to its creator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreatedUser {
+    pub id: i64,
+    pub username: String,
+    pub tenant_id: TenantId,
+}
+
+/// Creates a user in the tenant. The password is hashed (Argon2id) before the
+/// transaction, so the writer is not held during the slow part.
+pub fn create_user(
+    db: &Database,
+    actor: &str,
+    tenant_id: TenantId,
+    username: &str,
+    password: String,
+    now: NaiveDateTime,
+) -> Result<CreatedUser, ProvisioningError> {
+    let username: Username = username.parse().map_err(|_| {
+        ProvisioningError::Invalid("a username is 1 to 128 characters, without spaces")
+    })?;
+    let password = Password::new(password)
+        .map_err(|_| ProvisioningError::Invalid("a password is 8 to 1024 characters"))?;
+    let password_hash = hash_password(&password);
+    db.write(|conn| {
+        require_live_tenant(conn, tenant_id)?;
+        let id = NewUser {
+            tenant_id,
+            username: &username,
+            password_hash: &password_hash,
+            now,
+        }
+        .insert(conn)
+        .map_err(|error| {
+            if error.is_unique_violation() {
+                ProvisioningError::Conflict("a user with this username exists in the tenant")
+            } else {
+                error.into()
+            }
+        })?;
+        NewAuditEvent {
+            tenant_id,
+            actor,
+            action: "user.create",
+            subject: Some(&id.to_string()),
+            details: Some(serde_json::json!({ "username": username })),
+            created_at: now,
+        }
+        .insert(conn)?;
+        Ok(CreatedUser {
+            id,
+            username: username.to_string(),
+            tenant_id,
+        })
+    })
+}
+
+fn require_live_tenant(
+    conn: &mut crate::db::DbConnection,
+    tenant_id: TenantId,
+) -> Result<(), ProvisioningError> {
+    match Tenant::find(conn, tenant_id)? {
+        Some(tenant) if tenant.status != TenantStatus::Deleted => Ok(()),
+        _ => Err(ProvisioningError::NotFound("no such tenant")),
+    }
+}

@@ -1,0 +1,127 @@
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDateTime;
+
+use super::bearer::Bearer;
+use crate::db::blocking;
+use crate::domain::{now, Scope};
+use crate::error::AppError;
+use crate::oauth::personal::PersonalTokenError;
+use crate::startup::AppState;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CreatePersonalToken {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+fn rfc3339(time: NaiveDateTime) -> String {
+    time.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl From<PersonalTokenError> for AppError {
+    fn from(error: PersonalTokenError) -> Self {
+        match error {
+            PersonalTokenError::NotAUser => {
+                Self::forbidden("only a user's token can manage personal access tokens")
+            }
+            PersonalTokenError::InvalidName => {
+                Self::invalid_request("the name must be 1 to 255 characters")
+            }
+            PersonalTokenError::ScopeTooWide => Self::rejected(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "the scopes exceed those of the caller's token",
+            ),
+            PersonalTokenError::Inactive => Self::rejected(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is invalid",
+            ),
+            PersonalTokenError::NotFound => Self::not_found("no such personal access token"),
+            PersonalTokenError::Database(error) => error.into(),
+            PersonalTokenError::Signing => Self::Internal("token signing failed".into()),
+        }
+    }
+}
+
+/// `POST /oauth/personal-access-tokens`: a new personal access token for the caller's user.
+pub async fn create_personal_token(
+    caller: Bearer,
+    body: web::Json<CreatePersonalToken>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let scope = Scope::from_tokens(&body.scopes).map_err(|_| {
+        AppError::rejected(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "a scope is malformed",
+        )
+    })?;
+    let oauth = state.oauth.clone();
+    let issued = blocking(move || {
+        oauth
+            .create_personal_token(&caller.0, &body.name, scope, now())
+            .map_err(AppError::from)
+            .map(|issued| (issued, body.name))
+    })
+    .await?;
+    let (issued, name) = issued;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "id": issued.jti,
+            "name": name.trim(),
+            "scopes": issued.scope,
+            "access_token": issued.access_token,
+            "expires_at": rfc3339(issued.expires_at),
+        })))
+}
+
+/// `GET /oauth/personal-access-tokens`: the caller's tokens, without their values.
+pub async fn list_personal_tokens(
+    caller: Bearer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let oauth = state.oauth.clone();
+    let tokens = blocking(move || {
+        oauth
+            .list_personal_tokens(&caller.0)
+            .map_err(AppError::from)
+    })
+    .await?;
+    let tokens: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            serde_json::json!({
+                "id": token.id,
+                "name": token.name,
+                "scopes": token.scopes.split_whitespace().collect::<Vec<_>>(),
+                "created_at": rfc3339(token.created_at),
+                "expires_at": rfc3339(token.expires_at),
+                "revoked": token.revoked_at.is_some(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": tokens })))
+}
+
+/// `DELETE /oauth/personal-access-tokens/{id}`: revokes one of the caller's own tokens.
+pub async fn revoke_personal_token(
+    caller: Bearer,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let oauth = state.oauth.clone();
+    let id = id.into_inner();
+    blocking(move || {
+        oauth
+            .revoke_personal_token(&caller.0, &id, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,26 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::domain::GrantType;
+use crate::startup::AppState;
+
+/// `GET /.well-known/jwks.json` (RFC 7517 §5): every public key that verifies our tokens.
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let keys: Vec<_> = state.oauth.keys.public_keys().collect();
+    HttpResponse::Ok().json(json!({ "keys": keys }))
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2).
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let issuer = &state.oauth.issuer;
+    let grant_types: Vec<_> = GrantType::ALL.iter().map(|grant| grant.as_str()).collect();
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": grant_types,
+        // No authorization endpoint: none of the supported grants uses one.
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    }))
+}

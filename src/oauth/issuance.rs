@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 
 use super::jwt::{self, AccessTokenClaims};
 use super::{OAuthError, OAuthServer};

@@ -45,3 +45,198 @@ fn help_lists_the_commands() {
         assert!(stdout.contains(command), "{stdout}");
     }
 }
+
+#[test]
+fn bootstrap_json_prints_one_object_whose_credentials_get_an_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DATABASE_URL", "sqlite:t.db"), ("TENAUTH_KEYS_DIR", "k")];
+
+    let output = run_cli(&["bootstrap", "--json"], &env, dir.path());
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object: {stdout}"
+    );
+    let created: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let object = created.as_object().unwrap();
+    assert_eq!(object.len(), 2, "{created}");
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    assert!(secret.len() >= 43, "a 256-bit secret");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut settings = tenauth::config::Settings::with_database(
+            tenauth::config::DatabaseUrl::Sqlite(dir.path().join("t.db")),
+        );
+        settings.bind = "127.0.0.1:0".parse().unwrap();
+        settings.keys_dir = dir.path().join("k");
+        let application = tenauth::startup::Application::build(settings).unwrap();
+        let address = application.address();
+        tokio::spawn(application.run_until_stopped());
+        let response = reqwest::Client::new()
+            .post(format!("http://{address}/oauth/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["scope"], "admin", "{body}");
+        let claims = crate::helpers::jwt_claims(body["access_token"].as_str().unwrap());
+        assert_eq!(claims["tenant_id"], 1);
+    });
+}
+
+#[test]
+fn tenant_client_and_user_create_print_json_and_refuse_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DATABASE_URL", "sqlite:t.db"), ("TENAUTH_KEYS_DIR", "k")];
+    let json = |output: std::process::Output| -> serde_json::Value {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+
+    let tenant = json(run_cli(
+        &[
+            "tenant", "create", "--slug", "acme", "--name", "Acme", "--json",
+        ],
+        &env,
+        dir.path(),
+    ));
+    assert_eq!(tenant["slug"], "acme");
+    assert_eq!(tenant["status"], "active");
+    let tenant_id = tenant["id"].to_string();
+    let client = json(run_cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            &tenant_id,
+            "--name",
+            "app",
+            "--grant-type",
+            "password,refresh_token",
+            "--scope",
+            "read",
+            "--json",
+        ],
+        &env,
+        dir.path(),
+    ));
+    assert!(client["client_secret"].as_str().unwrap().len() >= 43);
+    let user = json(run_cli(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            &tenant_id,
+            "--username",
+            "alice",
+            "--password",
+            "long-enough",
+            "--json",
+        ],
+        &env,
+        dir.path(),
+    ));
+    assert_eq!(user["username"], "alice");
+    assert_eq!(user["tenant_id"], tenant["id"]);
+
+    let refusals = [
+        (
+            vec!["tenant", "create", "--slug", "acme", "--name", "Again"],
+            "exists",
+        ),
+        (
+            vec!["tenant", "create", "--slug", "No Caps", "--name", "x"],
+            "slug",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "--tenant",
+                &tenant_id,
+                "--name",
+                "x",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "admin",
+            ],
+            "platform",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "--tenant",
+                "999",
+                "--name",
+                "x",
+                "--grant-type",
+                "password",
+            ],
+            "no such tenant",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "--tenant",
+                &tenant_id,
+                "--name",
+                "x",
+                "--grant-type",
+                "implicit",
+            ],
+            "grant type",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                &tenant_id,
+                "--username",
+                "alice",
+                "--password",
+                "long-enough",
+            ],
+            "exists",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                &tenant_id,
+                "--username",
+                "bob",
+                "--password",
+                "short",
+            ],
+            "password",
+        ),
+    ];
+    for (args, expected) in refusals {
+        let output = run_cli(&args, &env, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -62,3 +62,23 @@ impl NewUser<'_> {
         Ok(id)
     }
 }
+
+impl User {
+    /// Disables the user: its tokens stop introspecting active at once, and it can no
+    /// longer log in. Returns false when the tenant has no such user.
+    pub fn disable(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: i64,
+        now: NaiveDateTime,
+    ) -> Result<bool, DbError> {
+        let updated = diesel::update(
+            users::table
+                .filter(users::tenant_id.eq(tenant_id.get()))
+                .filter(users::id.eq(id)),
+        )
+        .set((users::disabled.eq(true), users::updated_at.eq(now)))
+        .execute(conn)?;
+        Ok(updated == 1)
+    }
+}

@@ -114,6 +114,8 @@ impl OAuthServer {
         grant: TokenGrant,
         now: NaiveDateTime,
     ) -> Result<PreparedTokens, OAuthError> {
+        // JWT times are whole seconds: store the same instants the claims carry.
+        let now = now.trunc_subsecs(0);
         let jti = new_token_id();
         let expires_at = now + grant.lifetime;
         let subject = match grant.user_id {

@@ -228,6 +228,10 @@ impl Database {
         let manager = || ConnectionManager { url: url.clone() };
         let pool = |size: u32, min_idle: u32| {
             Pool::builder()
+                // No `SELECT 1` before every use: that doubled the statements of a token
+                // request. A connection that fails a query answers 503 once, and diesel
+                // reports it broken so r2d2 drops it on return.
+                .test_on_check_out(false)
                 .max_size(size)
                 .min_idle(Some(min_idle))
                 .connection_timeout(ACQUIRE_TIMEOUT)

@@ -1,0 +1,418 @@
+//! tenauth's load benchmark: starts the real `tenauth` binary on a temporary database,
+//! seeds it, drives it over HTTP on loopback with reqwest, and prints one table.
+//!
+//!     cargo bench --bench tenauth-bench -- [--database sqlite|postgres] [--duration S] [--concurrency N]
+//!
+//! Every figure is also given as a ratio to `/healthz` measured in the same run, so
+//! results compare across machines and noisy neighbours. PostgreSQL needs
+//! `TEST_POSTGRES_URL` (a server where it may create and drop a database).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tenauth::config::DatabaseUrl;
+use tenauth::db::Database;
+use tenauth::domain::{now, GrantType, Password};
+use tenauth::keys::load_or_generate_secret_hash_key;
+use tenauth::oauth::secrets::{hash_password, SecretHasher, PASSWORD_HASH_COST};
+use tenauth::provisioning::{self, ClientSpec};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// sqlite or postgres (PostgreSQL needs TEST_POSTGRES_URL).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Seconds per measured endpoint.
+    #[arg(long, default_value_t = 5)]
+    duration: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Measure only the endpoints whose names contain this (e.g. `client_credentials`);
+    /// `/healthz` is always measured, as the ceiling.
+    #[arg(long)]
+    only: Option<String>,
+    /// Ignored: `cargo bench` passes it to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One measured endpoint.
+struct Measurement {
+    name: &'static str,
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    latencies_us: Vec<u64>,
+}
+
+impl Measurement {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_us.len() as f64 * p).ceil() as usize)
+            .clamp(1, self.latencies_us.len())
+            - 1;
+        self.latencies_us[index] as f64 / 1000.0
+    }
+}
+
+/// What a worker sends next; workers that rotate refresh tokens keep their own chain.
+#[derive(Clone)]
+enum Scenario {
+    Healthz,
+    ClientCredentials { id: String, secret: String },
+    Password { id: String, secret: String },
+    Refresh { id: String, secret: String },
+}
+
+struct Server {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn database_url(kind: &str, dir: &std::path::Path) -> (DatabaseUrl, Option<(String, String)>) {
+    match kind {
+        "sqlite" => (DatabaseUrl::Sqlite(dir.join("bench.db")), None),
+        "postgres" => {
+            use diesel::{Connection, RunQueryDsl};
+            let admin = std::env::var("TEST_POSTGRES_URL")
+                .expect("--database postgres needs TEST_POSTGRES_URL");
+            let name = format!("tenauth_bench_{}", std::process::id());
+            let mut conn =
+                diesel::PgConnection::establish(&admin).expect("connect to TEST_POSTGRES_URL");
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            (DatabaseUrl::Postgres(url.to_string()), Some((admin, name)))
+        }
+        other => panic!("unknown --database {other}: use sqlite or postgres"),
+    }
+}
+
+fn drop_postgres(database: &Option<(String, String)>) {
+    if let Some((admin, name)) = database {
+        use diesel::{Connection, RunQueryDsl};
+        let mut conn = diesel::PgConnection::establish(admin).unwrap();
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().unwrap();
+    let keys_dir = dir.path().join("keys");
+    let (url, postgres) = database_url(&args.database, dir.path());
+    let raw_url = match &url {
+        DatabaseUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
+        DatabaseUrl::Postgres(raw) => raw.clone(),
+    };
+
+    // Seed through the library, with the key the server will use.
+    let db = Database::connect(&url).unwrap();
+    db.migrate().unwrap();
+    let hasher = SecretHasher::new(&load_or_generate_secret_hash_key(&keys_dir).unwrap());
+    let tenant = provisioning::create_tenant(&db, "bench", "bench", "Bench", now()).unwrap();
+    let spec = ClientSpec {
+        name: "bench".into(),
+        grant_types: GrantType::ALL.into_iter().collect(),
+        scopes: "read write".parse().unwrap(),
+        confidential: true,
+    };
+    let (client, secret) =
+        provisioning::create_client(&db, &hasher, "bench", tenant.id, &spec, now()).unwrap();
+    provisioning::create_user(
+        &db,
+        "bench",
+        tenant.id,
+        "alice",
+        "alice-password".into(),
+        now(),
+    )
+    .unwrap();
+    drop(db);
+
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_tenauth"))
+        .arg("serve")
+        .env("DATABASE_URL", &raw_url)
+        .env("TENAUTH_BIND", format!("127.0.0.1:{port}"))
+        .env("TENAUTH_KEYS_DIR", &keys_dir)
+        .env("RUST_LOG", "warn")
+        .envs(
+            std::env::var("BENCH_SERVER_MALLOC")
+                .ok()
+                .map(|v| ("MALLOC_ARENA_MAX", v)),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start tenauth");
+    let server = Server {
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+
+    let hash_started = Instant::now();
+    let rounds = 5;
+    for _ in 0..rounds {
+        hash_password(&Password::new("bench-password".into()).unwrap());
+    }
+    let hash_ms = hash_started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let measurements = runtime.block_on(async {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()
+            .unwrap();
+        wait_ready(&http, &server.address).await;
+        let (id, secret) = (client.id.to_string(), secret.unwrap().expose().to_owned());
+        let duration = Duration::from_secs(args.duration);
+        let mut results = Vec::new();
+        for (name, scenario) in [
+            ("/healthz", Scenario::Healthz),
+            (
+                "client_credentials",
+                Scenario::ClientCredentials {
+                    id: id.clone(),
+                    secret: secret.clone(),
+                },
+            ),
+            (
+                "password grant",
+                Scenario::Password {
+                    id: id.clone(),
+                    secret: secret.clone(),
+                },
+            ),
+            (
+                "refresh (rotation)",
+                Scenario::Refresh {
+                    id: id.clone(),
+                    secret: secret.clone(),
+                },
+            ),
+        ] {
+            let wanted = args.only.as_deref().is_none_or(|only| name.contains(only));
+            if !wanted && !matches!(scenario, Scenario::Healthz) {
+                continue;
+            }
+            results.push(
+                measure(
+                    &http,
+                    &server.address,
+                    name,
+                    scenario,
+                    args.concurrency,
+                    duration,
+                )
+                .await,
+            );
+            if std::env::var_os("TENAUTH_BENCH_RSS_TRACE").is_some() {
+                eprintln!(
+                    "after {name}: peak RSS {:?} KiB",
+                    peak_rss_kib(server.child.id())
+                );
+            }
+        }
+        results
+    });
+    let rss_kib = peak_rss_kib(server.child.id());
+    drop(server);
+    drop_postgres(&postgres);
+
+    print_table(&args, &measurements, hash_ms, rss_kib);
+}
+
+async fn wait_ready(http: &reqwest::Client, address: &str) {
+    for _ in 0..200 {
+        if let Ok(response) = http.get(format!("{address}/readyz")).send().await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+async fn measure(
+    http: &reqwest::Client,
+    address: &str,
+    name: &'static str,
+    scenario: Scenario,
+    concurrency: usize,
+    duration: Duration,
+) -> Measurement {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let http = http.clone();
+        let address = address.to_owned();
+        let scenario = scenario.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut refresh_token = None;
+            while Instant::now() < deadline {
+                let request = build_request(&http, &address, &scenario, &mut refresh_token).await;
+                let sent = Instant::now();
+                let outcome = request.send().await;
+                let elapsed = sent.elapsed();
+                match outcome {
+                    Ok(response) if response.status().is_success() => {
+                        if matches!(scenario, Scenario::Refresh { .. }) {
+                            let body: serde_json::Value = response.json().await.unwrap_or_default();
+                            refresh_token = body["refresh_token"].as_str().map(str::to_owned);
+                        } else {
+                            let _ = response.bytes().await;
+                        }
+                        latencies.push(elapsed.as_micros() as u64);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (latencies, worker_errors) = worker.await.unwrap();
+        latencies_us.extend(latencies);
+        errors += worker_errors;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    Measurement {
+        name,
+        requests: latencies_us.len(),
+        errors,
+        seconds,
+        latencies_us,
+    }
+}
+
+/// The next request of a worker. A refresh worker logs in once (password grant, not
+/// measured) and then rotates its own refresh token on every request.
+async fn build_request(
+    http: &reqwest::Client,
+    address: &str,
+    scenario: &Scenario,
+    refresh_token: &mut Option<String>,
+) -> reqwest::RequestBuilder {
+    let token_endpoint = format!("{address}/oauth/token");
+    match scenario {
+        Scenario::Healthz => http.get(format!("{address}/healthz")),
+        Scenario::ClientCredentials { id, secret } => http
+            .post(token_endpoint)
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+        Scenario::Password { id, secret } => http
+            .post(token_endpoint)
+            .basic_auth(id, Some(secret))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ]),
+        Scenario::Refresh { id, secret } => {
+            if refresh_token.is_none() {
+                let login = http
+                    .post(&token_endpoint)
+                    .basic_auth(id, Some(secret))
+                    .form(&[
+                        ("grant_type", "password"),
+                        ("username", "alice"),
+                        ("password", "alice-password"),
+                    ])
+                    .send()
+                    .await
+                    .expect("log in for the refresh chain");
+                let body: serde_json::Value = login.json().await.unwrap();
+                *refresh_token = body["refresh_token"].as_str().map(str::to_owned);
+            }
+            http.post(token_endpoint)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    (
+                        "refresh_token",
+                        refresh_token.as_deref().unwrap_or_default(),
+                    ),
+                ])
+        }
+    }
+}
+
+/// The server's peak resident set (VmHWM), from /proc.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn print_table(args: &Args, measurements: &[Measurement], hash_ms: f64, rss_kib: Option<u64>) {
+    let ceiling = measurements[0].rate();
+    println!(
+        "tenauth-bench: database={} concurrency={} duration={}s per endpoint, {} cores",
+        args.database,
+        args.concurrency,
+        args.duration,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| endpoint | requests/s | ratio to /healthz | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for measurement in measurements {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            measurement.name,
+            measurement.rate(),
+            measurement.rate() / ceiling,
+            measurement.percentile_ms(0.50),
+            measurement.percentile_ms(0.99),
+            measurement.errors
+        );
+    }
+    println!("password hash: {PASSWORD_HASH_COST}, {hash_ms:.1} ms per hash on this machine (bounds the password grant by design)");
+    if let Some(rss) = rss_kib {
+        println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
+    }
+}

@@ -35,7 +35,8 @@ both_backends! {
 
         let second = run_cli(&["--database-url", &url, "migrate"], &[], db.dir());
         assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
-        assert!(String::from_utf8_lossy(&second.stdout).contains("no pending migrations"));
+        let stdout = String::from_utf8_lossy(&second.stdout);
+        assert!(stdout.contains("no pending migrations"), "first: {:?} second: {stdout:?}", String::from_utf8_lossy(&first.stdout));
         assert_platform_tenant_exists(&db.connect());
     }
 }

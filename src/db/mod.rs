@@ -26,6 +26,8 @@ pub mod models;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -203,6 +205,41 @@ impl FileIdentity {
     }
 }
 
+/// Watches that the SQLite file at the configured path is still the one the pools opened.
+/// Connections to a deleted or replaced file keep "working" on the orphaned inode while
+/// everything they write is lost; answering 503 is the honest reply. The check is a
+/// `stat`, done at most every [`FILE_CHECK_INTERVAL_MS`] and remembered in between.
+#[derive(Debug)]
+struct SqliteFileGuard {
+    path: PathBuf,
+    opened: FileIdentity,
+    started: std::time::Instant,
+    /// Milliseconds since `started` of the last check, and its outcome.
+    last_check_ms: AtomicU64,
+    present: AtomicBool,
+}
+
+const FILE_CHECK_INTERVAL_MS: u64 = 200;
+
+impl SqliteFileGuard {
+    /// Fails when the file is gone or replaced; `force` looks now rather than trusting a
+    /// look less than [`FILE_CHECK_INTERVAL_MS`] old.
+    fn check(&self, force: bool) -> Result<(), DbError> {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        let last = self.last_check_ms.load(Ordering::Relaxed);
+        if force || now_ms.saturating_sub(last) >= FILE_CHECK_INTERVAL_MS {
+            let present = FileIdentity::of(&self.path).as_ref() == Some(&self.opened);
+            self.present.store(present, Ordering::Relaxed);
+            self.last_check_ms.store(now_ms, Ordering::Relaxed);
+        }
+        if self.present.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(DbError::FileReplaced)
+        }
+    }
+}
+
 /// Connection pools for one database: cheap to clone, shared by every worker.
 #[derive(Clone)]
 pub struct Database {
@@ -210,7 +247,7 @@ pub struct Database {
     readers: DbPool,
     /// On SQLite a separate one-connection pool; on PostgreSQL the same pool as `readers`.
     writer: DbPool,
-    sqlite_file: Option<(PathBuf, FileIdentity)>,
+    sqlite_file: Option<Arc<SqliteFileGuard>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -226,14 +263,18 @@ impl Database {
     /// reached. Does not run migrations: see [`Database::migrate`].
     pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
         let manager = || ConnectionManager { url: url.clone() };
-        let pool = |size: u32, min_idle: u32| {
+        // min_idle 0: r2d2 never opens connections in the background. With a minimum it
+        // replenishes after every checkout on its own thread, and a short-lived command
+        // (`tenauth migrate`) could exit while that thread was inside libpq's connect,
+        // killing the process at exit. Connections open on demand and then stay idle.
+        let pool = |size: u32| {
             Pool::builder()
                 // No `SELECT 1` before every use: that doubled the statements of a token
                 // request. A connection that fails a query answers 503 once, and diesel
                 // reports it broken so r2d2 drops it on return.
                 .test_on_check_out(false)
                 .max_size(size)
-                .min_idle(Some(min_idle))
+                .min_idle(Some(0))
                 .connection_timeout(ACQUIRE_TIMEOUT)
                 .build(manager())
                 .map_err(DbError::from)
@@ -242,8 +283,9 @@ impl Database {
             DatabaseUrl::Sqlite(path) => {
                 // The writer opens first: it creates the file and switches it to WAL
                 // before any reader exists.
-                let writer = pool(1, 1)?;
-                let readers = pool(SQLITE_READERS, 1)?;
+                let writer = pool(1)?;
+                drop(writer.get()?);
+                let readers = pool(SQLITE_READERS)?;
                 let identity = FileIdentity::of(path).ok_or_else(|| {
                     DbError::Unavailable("the SQLite file was not created".to_owned())
                 })?;
@@ -251,11 +293,19 @@ impl Database {
                     backend: Backend::Sqlite,
                     readers,
                     writer,
-                    sqlite_file: Some((path.clone(), identity)),
+                    sqlite_file: Some(Arc::new(SqliteFileGuard {
+                        path: path.clone(),
+                        opened: identity,
+                        started: std::time::Instant::now(),
+                        last_check_ms: AtomicU64::new(0),
+                        present: AtomicBool::new(true),
+                    })),
                 })
             }
             DatabaseUrl::Postgres(_) => {
-                let pool = pool(POSTGRES_CONNECTIONS, 1)?;
+                let pool = pool(POSTGRES_CONNECTIONS)?;
+                // Fail fast when the server cannot be reached.
+                drop(pool.get()?);
                 Ok(Self {
                     backend: Backend::Postgres,
                     readers: pool.clone(),
@@ -268,6 +318,12 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    fn check_file(&self) -> Result<(), DbError> {
+        self.sqlite_file
+            .as_ref()
+            .map_or(Ok(()), |guard| guard.check(false))
     }
 
     /// Applies every pending migration; returns the names of those applied.
@@ -298,6 +354,7 @@ impl Database {
         &self,
         query: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.check_file()?;
         let mut conn = self.readers.get().map_err(DbError::from)?;
         query(&mut conn)
     }
@@ -309,6 +366,7 @@ impl Database {
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.check_file()?;
         let mut conn: PooledConnection<ConnectionManager> =
             self.writer.get().map_err(DbError::from)?;
         write_transaction(&mut conn, work)
@@ -340,10 +398,8 @@ impl Database {
     /// file at the configured path is still the one the server opened — connections to
     /// a deleted file keep working while every write is lost.
     pub fn check_ready(&self) -> Result<(), DbError> {
-        if let Some((path, opened)) = &self.sqlite_file {
-            if FileIdentity::of(path).as_ref() != Some(opened) {
-                return Err(DbError::FileReplaced);
-            }
+        if let Some(guard) = &self.sqlite_file {
+            guard.check(true)?;
         }
         let mut conn = self.readers.get_timeout(READINESS_TIMEOUT)?;
         models::tenant::Tenant::find(&mut conn, crate::domain::TenantId::PLATFORM)?

@@ -54,6 +54,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        token_hash -> Nullable<Text>,
     }
 }
 

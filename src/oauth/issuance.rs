@@ -60,6 +60,7 @@ pub struct PreparedTokens {
     grant: TokenGrant,
     jti: String,
     access_token: String,
+    access_token_hash: String,
     issued_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     refresh: Option<PreparedRefresh>,
@@ -156,6 +157,7 @@ impl OAuthServer {
         Ok(PreparedTokens {
             grant,
             jti,
+            access_token_hash: self.hasher.hash_access_token(&access_token),
             access_token,
             issued_at: now,
             expires_at,
@@ -198,6 +200,7 @@ impl PreparedTokens {
             scopes: &scopes,
             created_at: self.issued_at,
             expires_at: self.expires_at,
+            token_hash: &self.access_token_hash,
         }
         .insert(conn)?;
         if let Some(refresh) = &self.refresh {

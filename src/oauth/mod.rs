@@ -25,9 +25,11 @@ pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grants;
+pub mod introspection;
 pub mod issuance;
 pub mod jwt;
 pub mod personal;
+pub mod revocation;
 pub mod secrets;
 
 use std::sync::Arc;

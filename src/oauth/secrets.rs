@@ -41,6 +41,7 @@ impl std::fmt::Debug for SecretHasher {
 /// Domain separation: a client secret's MAC can never be replayed as a refresh token's.
 const CLIENT_SECRET_LABEL: &[u8] = b"tenauth client secret\0";
 const REFRESH_TOKEN_LABEL: &[u8] = b"tenauth refresh token\0";
+const ACCESS_TOKEN_LABEL: &[u8] = b"tenauth access token\0";
 
 impl SecretHasher {
     pub fn new(key: &[u8]) -> Self {
@@ -77,6 +78,24 @@ impl SecretHasher {
     pub fn hash_refresh_token(&self, token: &str) -> String {
         let message = [REFRESH_TOKEN_LABEL, token.as_bytes()].concat();
         URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, &message).as_ref())
+    }
+}
+
+impl SecretHasher {
+    /// The stored form of an access token's exact string.
+    pub fn hash_access_token(&self, token: &str) -> String {
+        let message = [ACCESS_TOKEN_LABEL, token.as_bytes()].concat();
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, &message).as_ref())
+    }
+
+    /// Whether `token` is exactly the access token whose stored hash is `stored`
+    /// (constant-time).
+    pub fn access_token_matches(&self, token: &str, stored: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(stored) else {
+            return false;
+        };
+        let message = [ACCESS_TOKEN_LABEL, token.as_bytes()].concat();
+        hmac::verify(&self.key, &message, &tag).is_ok()
     }
 }
 

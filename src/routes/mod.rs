@@ -4,6 +4,7 @@
 
 pub mod bearer;
 mod health;
+mod me;
 mod personal;
 mod token;
 mod well_known;
@@ -42,6 +43,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(token::issue_token))
                 .default_service(web::to(token::post_only)),
         )
+        .service(
+            web::resource("/oauth/introspect")
+                .route(web::post().to(token::introspect_token))
+                .default_service(web::to(token::post_only)),
+        )
+        .service(
+            web::resource("/oauth/revoke")
+                .route(web::post().to(token::revoke_token))
+                .default_service(web::to(token::post_only)),
+        )
+        .route("/oauth/me", web::get().to(me::me))
         .service(
             web::resource("/oauth/personal-access-tokens")
                 .route(web::post().to(personal::create_personal_token))

@@ -7,6 +7,7 @@ use crate::oauth::client_auth::extract_credentials;
 use crate::oauth::error::no_store;
 use crate::oauth::form::Form;
 use crate::oauth::grants::TokenRequest;
+use crate::oauth::introspection::TokenTypeHint;
 use crate::oauth::OAuthError;
 use crate::startup::AppState;
 
@@ -17,16 +18,7 @@ pub async fn issue_token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok());
-    let mut form = Form::parse(content_type, &body)?;
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.as_bytes());
-    let credentials = extract_credentials(authorization, &mut form)?;
+    let (mut form, credentials) = read_form(&request, &body)?;
     let token_request = TokenRequest::parse(&mut form)
         .map_err(|error| error.with_basic_challenge(credentials.via_basic))?;
     let oauth = state.oauth.clone();
@@ -42,4 +34,60 @@ pub async fn post_only() -> HttpResponse {
             "error": "invalid_request",
             "error_description": "use POST",
         }))
+}
+
+/// The parts every OAuth form endpoint starts with: the form, the client's credentials.
+fn read_form(
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<(Form, crate::oauth::client_auth::PresentedCredentials), OAuthError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let mut form = Form::parse(content_type, body)?;
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes());
+    let credentials = extract_credentials(authorization, &mut form)?;
+    Ok((form, credentials))
+}
+
+/// The `token` and `token_type_hint` parameters of introspection and revocation.
+fn token_parameters(
+    form: &mut Form,
+    via_basic: bool,
+) -> Result<(String, TokenTypeHint), OAuthError> {
+    let token = form.take("token").ok_or_else(|| {
+        OAuthError::invalid_request("token is missing").with_basic_challenge(via_basic)
+    })?;
+    let hint = TokenTypeHint::resolve(form.get("token_type_hint"), &token);
+    Ok((token, hint))
+}
+
+/// `POST /oauth/introspect` (RFC 7662 §2).
+pub async fn introspect_token(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (mut form, credentials) = read_form(&request, &body)?;
+    let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
+    let oauth = state.oauth.clone();
+    let answer = blocking(move || oauth.introspect(&credentials, &token, hint, now())).await?;
+    Ok(no_store(HttpResponse::Ok()).json(answer))
+}
+
+/// `POST /oauth/revoke` (RFC 7009 §2).
+pub async fn revoke_token(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (mut form, credentials) = read_form(&request, &body)?;
+    let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
+    let oauth = state.oauth.clone();
+    blocking(move || oauth.revoke(&credentials, &token, hint, now())).await?;
+    Ok(no_store(HttpResponse::Ok()).finish())
 }

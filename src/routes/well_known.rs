@@ -17,10 +17,15 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "grant_types_supported": grant_types,
         // No authorization endpoint: none of the supported grants uses one.
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        // Introspection answers confidential clients only; revocation also public ones.
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     }))
 }

@@ -7,10 +7,12 @@ mod helpers;
 
 mod cli;
 mod health;
+mod introspection;
 mod keys;
 mod migrations;
 mod personal_tokens;
 mod refresh;
+mod revocation;
 mod secrets_at_rest;
 mod storage;
 mod token;

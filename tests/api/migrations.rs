@@ -30,11 +30,11 @@ both_backends! {
         };
 
         let first = run_cli(&["migrate"], &[("DATABASE_URL", &url)], db.dir());
-        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        assert!(first.status.success(), "{:?}: {}", first.status, String::from_utf8_lossy(&first.stderr));
         assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
 
         let second = run_cli(&["--database-url", &url, "migrate"], &[], db.dir());
-        assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+        assert!(second.status.success(), "{:?}: {}", second.status, String::from_utf8_lossy(&second.stderr));
         let stdout = String::from_utf8_lossy(&second.stdout);
         assert!(stdout.contains("no pending migrations"), "first: {:?} second: {stdout:?}", String::from_utf8_lossy(&first.stdout));
         assert_platform_tenant_exists(&db.connect());

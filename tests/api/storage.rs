@@ -24,6 +24,7 @@ fn insert_token(
             scopes: "",
             created_at,
             expires_at: created_at + Duration::from_secs(60),
+            token_hash: "not-a-real-hash",
         }
         .insert(conn)
     })

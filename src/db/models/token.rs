@@ -18,6 +18,8 @@ pub struct NewAccessToken<'a> {
     pub scopes: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// Keyed hash of the token's exact string (see the migration that added it).
+    pub token_hash: &'a str,
 }
 
 #[derive(Insertable)]
@@ -32,6 +34,7 @@ struct AccessTokenInsert<'a> {
     scopes: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
+    token_hash: &'a str,
 }
 
 impl NewAccessToken<'_> {
@@ -49,6 +52,7 @@ impl NewAccessToken<'_> {
                 scopes: self.scopes,
                 created_at: self.created_at,
                 expires_at: self.expires_at,
+                token_hash: self.token_hash,
             })
             .execute(conn)?;
         Ok(())
@@ -250,6 +254,7 @@ pub struct AccessTokenState {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    pub token_hash: Option<String>,
     pub tenant_status: TenantStatus,
     pub client_revoked_at: Option<NaiveDateTime>,
     /// `None` for a token without a user, or whose user no longer exists.
@@ -268,6 +273,7 @@ type AccessTokenStateRow = (
         NaiveDateTime,
         NaiveDateTime,
         Option<NaiveDateTime>,
+        Option<String>,
     ),
     String,
     Option<NaiveDateTime>,
@@ -306,6 +312,7 @@ impl AccessTokenState {
                     oauth_access_tokens::created_at,
                     oauth_access_tokens::expires_at,
                     oauth_access_tokens::revoked_at,
+                    oauth_access_tokens::token_hash,
                 ),
                 tenants::status,
                 oauth_clients::revoked_at,
@@ -327,6 +334,7 @@ impl AccessTokenState {
             created_at,
             expires_at,
             revoked_at,
+            token_hash,
         ) = token;
         Ok(Some(AccessTokenState {
             id,
@@ -339,6 +347,7 @@ impl AccessTokenState {
             created_at,
             expires_at,
             revoked_at,
+            token_hash,
             tenant_status: tenant_status
                 .parse()
                 .map_err(|_| unknown("tenant status"))?,
@@ -400,4 +409,113 @@ impl PersonalAccessToken {
             .execute(conn)?;
         Ok(true)
     }
+}
+
+/// A refresh token's row joined with what its validity depends on (its tenant, client and
+/// user), found by the hash of its value: one indexed query.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenState {
+    pub token: RefreshToken,
+    pub tenant_status: TenantStatus,
+    pub client_revoked_at: Option<NaiveDateTime>,
+    /// `(username, disabled)`; `None` for a token without a user or whose user is gone.
+    pub user: Option<(String, bool)>,
+}
+
+impl RefreshTokenState {
+    pub fn find_by_hash(
+        conn: &mut DbConnection,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenState>, DbError> {
+        let row: Option<(
+            RefreshToken,
+            String,
+            Option<NaiveDateTime>,
+            Option<(String, bool)>,
+        )> = oauth_refresh_tokens::table
+            .inner_join(tenants::table.on(tenants::id.eq(oauth_refresh_tokens::tenant_id)))
+            .inner_join(
+                oauth_clients::table.on(oauth_clients::tenant_id
+                    .eq(oauth_refresh_tokens::tenant_id)
+                    .and(oauth_clients::id.eq(oauth_refresh_tokens::client_id))),
+            )
+            .left_join(
+                users::table.on(users::tenant_id
+                    .eq(oauth_refresh_tokens::tenant_id)
+                    .and(users::id.nullable().eq(oauth_refresh_tokens::user_id))),
+            )
+            .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+            .select((
+                RefreshToken::as_select(),
+                tenants::status,
+                oauth_clients::revoked_at,
+                (users::username, users::disabled).nullable(),
+            ))
+            .first(conn)
+            .optional()?;
+        row.map(|(token, status, client_revoked_at, user)| {
+            Ok(RefreshTokenState {
+                token,
+                tenant_status: status.parse().map_err(|_| unknown("tenant status"))?,
+                client_revoked_at,
+                user,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// Who an access token belongs to, for revocation's ownership check (any state).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_access_tokens)]
+pub struct AccessTokenOwner {
+    pub id: String,
+    pub tenant_id: i64,
+    pub client_id: String,
+    pub token_hash: Option<String>,
+}
+
+impl AccessTokenOwner {
+    pub fn find(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        jti: &str,
+    ) -> Result<Option<AccessTokenOwner>, DbError> {
+        Ok(oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::id.eq(jti))
+            .select(AccessTokenOwner::as_select())
+            .first(conn)
+            .optional()?)
+    }
+}
+
+/// Revokes an access token and every refresh token issued with it (RFC 7009 §2.1):
+/// two set-based updates, inside the caller's transaction.
+pub fn revoke_access_token(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    jti: &str,
+    now: NaiveDateTime,
+) -> Result<RevocationCounts, DbError> {
+    let access_tokens = diesel::update(
+        oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::id.eq(jti))
+            .filter(oauth_access_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_access_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    let refresh_tokens = diesel::update(
+        oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_refresh_tokens::access_token_id.eq(jti))
+            .filter(oauth_refresh_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(RevocationCounts {
+        access_tokens,
+        refresh_tokens,
+    })
 }

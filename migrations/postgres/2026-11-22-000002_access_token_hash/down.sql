@@ -1,0 +1,1 @@
+ALTER TABLE oauth_access_tokens DROP COLUMN token_hash;

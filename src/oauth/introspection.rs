@@ -1,0 +1,221 @@
+//! Token introspection (RFC 7662) for resource servers.
+//!
+//! A token is active only if every check of [`bearer`](super::bearer) holds (for a refresh
+//! token: the same tenant, client and user checks, and it is neither used nor revoked nor
+//! expired) **and** the caller belongs to the token's tenant — or to the platform tenant.
+//! Every "no" is the same `{"active": false}`; the reason goes to the log. Nothing is
+//! cached: each call reads the database, so a revocation is visible to the next request
+//! on every instance.
+
+use chrono::NaiveDateTime;
+
+use super::bearer::{ActiveToken, InactiveReason};
+use super::client_auth::{authenticate_client, PresentedCredentials};
+use super::{OAuthError, OAuthServer};
+use crate::db::models::token::RefreshTokenState;
+use crate::db::DbConnection;
+use crate::domain::{TenantId, TenantStatus, TokenKind};
+
+/// The answer of the introspection endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenDescription>,
+}
+
+/// What an active token is (RFC 7662 §2.2), plus `tenant_id` and `token_kind`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenDescription {
+    pub scope: String,
+    pub client_id: String,
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub tenant_id: TenantId,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    pub token_type: &'static str,
+    /// tenauth's extension: `access`, `personal` or `refresh`.
+    pub token_kind: &'static str,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub iss: String,
+}
+
+impl Introspection {
+    pub const INACTIVE: Introspection = Introspection {
+        active: false,
+        token: None,
+    };
+}
+
+/// Which kind of token to look for first (`token_type_hint`, RFC 7662 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenTypeHint {
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenTypeHint {
+    /// The hint, or a guess from the token's shape (a JWT has two dots); an unknown hint
+    /// is ignored, as the search covers every type anyway.
+    pub fn resolve(hint: Option<&str>, token: &str) -> Self {
+        match hint {
+            Some("access_token") => Self::AccessToken,
+            Some("refresh_token") => Self::RefreshToken,
+            _ if token.bytes().filter(|&b| b == b'.').count() == 2 => Self::AccessToken,
+            _ => Self::RefreshToken,
+        }
+    }
+
+    /// Both types, the hinted one first.
+    pub fn search_order(self) -> [Self; 2] {
+        match self {
+            Self::AccessToken => [Self::AccessToken, Self::RefreshToken],
+            Self::RefreshToken => [Self::RefreshToken, Self::AccessToken],
+        }
+    }
+}
+
+/// A token found, active or not: the search stops at the first type that knows it.
+enum Found {
+    Active(TokenDescription),
+    Inactive(InactiveReason),
+    Unknown,
+}
+
+impl OAuthServer {
+    /// `POST /oauth/introspect`. The caller must be a confidential client.
+    pub fn introspect(
+        &self,
+        credentials: &PresentedCredentials,
+        token: &str,
+        hint: TokenTypeHint,
+        now: NaiveDateTime,
+    ) -> Result<Introspection, OAuthError> {
+        self.db.read(|conn| {
+            let caller = authenticate_client(conn, &self.hasher, credentials)?.client;
+            if !caller.is_confidential() {
+                log::info!(target: "tenauth::security", "introspection refused: client {} is public", caller.id);
+                return Err(OAuthError::invalid_client().with_basic_challenge(credentials.via_basic));
+            }
+            let mut outcome = Found::Unknown;
+            for kind in hint.search_order() {
+                outcome = match kind {
+                    TokenTypeHint::AccessToken => self.find_access_token(conn, token, now)?,
+                    TokenTypeHint::RefreshToken => self.find_refresh_token(conn, token, now)?,
+                };
+                if !matches!(outcome, Found::Unknown) {
+                    break;
+                }
+            }
+            Ok(match outcome {
+                Found::Active(description)
+                    if description.tenant_id == caller.tenant_id || caller.tenant_id.is_platform() =>
+                {
+                    Introspection {
+                        active: true,
+                        token: Some(description),
+                    }
+                }
+                Found::Active(description) => {
+                    log::warn!(
+                        target: "tenauth::security",
+                        "cross-tenant introspection: client {} of tenant {} asked about jti={} of tenant {}",
+                        caller.id, caller.tenant_id, description.jti, description.tenant_id
+                    );
+                    Introspection::INACTIVE
+                }
+                Found::Inactive(reason) => {
+                    log::debug!("introspection by client {}: inactive ({reason})", caller.id);
+                    Introspection::INACTIVE
+                }
+                Found::Unknown => Introspection::INACTIVE,
+            })
+        })
+    }
+
+    fn find_access_token(
+        &self,
+        conn: &mut DbConnection,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<Found, OAuthError> {
+        Ok(match self.validate_access_token(conn, token, now)? {
+            Ok(active) => Found::Active(self.describe_access_token(active)),
+            Err(InactiveReason::Unverifiable(_) | InactiveReason::Unknown) => Found::Unknown,
+            Err(reason) => Found::Inactive(reason),
+        })
+    }
+
+    fn describe_access_token(&self, active: ActiveToken) -> TokenDescription {
+        TokenDescription {
+            scope: active.scope.to_string(),
+            client_id: active.client_id,
+            sub: active.subject,
+            username: active.username,
+            tenant_id: active.tenant_id,
+            token_type: "Bearer",
+            token_kind: if active.kind == TokenKind::Personal {
+                "personal"
+            } else {
+                "access"
+            },
+            exp: active.expires_at,
+            iat: active.issued_at,
+            jti: active.jti,
+            iss: active.issuer,
+        }
+    }
+
+    fn find_refresh_token(
+        &self,
+        conn: &mut DbConnection,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<Found, OAuthError> {
+        if token.len() > 512 {
+            return Ok(Found::Unknown);
+        }
+        let hash = self.hasher.hash_refresh_token(token);
+        let Some(state) = RefreshTokenState::find_by_hash(conn, &hash)? else {
+            return Ok(Found::Unknown);
+        };
+        let stored = &state.token;
+        let reason = if stored.revoked_at.is_some() {
+            Some(InactiveReason::Revoked)
+        } else if stored.used_at.is_some() {
+            Some(InactiveReason::Revoked)
+        } else if stored.expires_at <= now {
+            Some(InactiveReason::Expired)
+        } else if state.tenant_status != TenantStatus::Active {
+            Some(InactiveReason::TenantInactive)
+        } else if state.client_revoked_at.is_some() {
+            Some(InactiveReason::ClientRevoked)
+        } else if stored.user_id.is_some() && !matches!(state.user, Some((_, false))) {
+            Some(InactiveReason::UserInactive)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Ok(Found::Inactive(reason));
+        }
+        let sub = stored
+            .user_id
+            .map_or_else(|| stored.client_id.clone(), |id| id.to_string());
+        Ok(Found::Active(TokenDescription {
+            scope: stored.scopes.clone(),
+            client_id: stored.client_id.clone(),
+            sub,
+            username: state.user.map(|(username, _)| username),
+            tenant_id: TenantId::new(stored.tenant_id),
+            token_type: "refresh_token",
+            token_kind: "refresh",
+            exp: stored.expires_at.and_utc().timestamp(),
+            iat: stored.created_at.and_utc().timestamp(),
+            jti: stored.id.clone(),
+            iss: self.issuer.clone(),
+        }))
+    }
+}

@@ -183,9 +183,8 @@ impl OAuthServer {
             return Ok(Found::Unknown);
         };
         let stored = &state.token;
-        let reason = if stored.revoked_at.is_some() {
-            Some(InactiveReason::Revoked)
-        } else if stored.used_at.is_some() {
+        // A used (rotated) refresh token is as dead as a revoked one.
+        let reason = if stored.revoked_at.is_some() || stored.used_at.is_some() {
             Some(InactiveReason::Revoked)
         } else if stored.expires_at <= now {
             Some(InactiveReason::Expired)

@@ -140,7 +140,7 @@ impl OAuthServer {
             Some(stored) => self.hasher.access_token_matches(token, stored),
             None => jwt::verify(&self.keys, token).is_ok(),
         };
-        Ok(genuine.then(|| Target::AccessToken {
+        Ok(genuine.then_some(Target::AccessToken {
             tenant_id,
             client_id: owner.client_id,
             jti: owner.id,

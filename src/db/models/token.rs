@@ -422,17 +422,19 @@ pub struct RefreshTokenState {
     pub user: Option<(String, bool)>,
 }
 
+type RefreshTokenStateRow = (
+    RefreshToken,
+    String,
+    Option<NaiveDateTime>,
+    Option<(String, bool)>,
+);
+
 impl RefreshTokenState {
     pub fn find_by_hash(
         conn: &mut DbConnection,
         token_hash: &str,
     ) -> Result<Option<RefreshTokenState>, DbError> {
-        let row: Option<(
-            RefreshToken,
-            String,
-            Option<NaiveDateTime>,
-            Option<(String, bool)>,
-        )> = oauth_refresh_tokens::table
+        let row: Option<RefreshTokenStateRow> = oauth_refresh_tokens::table
             .inner_join(tenants::table.on(tenants::id.eq(oauth_refresh_tokens::tenant_id)))
             .inner_join(
                 oauth_clients::table.on(oauth_clients::tenant_id

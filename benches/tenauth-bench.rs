@@ -67,9 +67,20 @@ impl Measurement {
 #[derive(Clone)]
 enum Scenario {
     Healthz,
-    ClientCredentials { id: String, secret: String },
-    Password { id: String, secret: String },
-    Refresh { id: String, secret: String },
+    ClientCredentials(Credentials),
+    Password(Credentials),
+    Refresh(Credentials),
+    Introspect(Credentials, String),
+    /// Each request revokes a token the worker has just obtained (not measured).
+    Revoke(Credentials),
+    /// Creates a personal access token with a user's bearer token.
+    PersonalToken(String),
+}
+
+#[derive(Clone)]
+struct Credentials {
+    id: String,
+    secret: String,
 }
 
 struct Server {
@@ -200,31 +211,44 @@ fn main() {
             .build()
             .unwrap();
         wait_ready(&http, &server.address).await;
-        let (id, secret) = (client.id.to_string(), secret.unwrap().expose().to_owned());
+        let credentials = Credentials {
+            id: client.id.to_string(),
+            secret: secret.unwrap().expose().to_owned(),
+        };
+        let valid = obtain_token(&http, &server.address, &credentials, "client_credentials").await;
+        let revoked =
+            obtain_token(&http, &server.address, &credentials, "client_credentials").await;
+        http.post(format!("{}/oauth/revoke", server.address))
+            .basic_auth(&credentials.id, Some(&credentials.secret))
+            .form(&[("token", revoked.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let user_token = obtain_token(&http, &server.address, &credentials, "password").await;
         let duration = Duration::from_secs(args.duration);
         let mut results = Vec::new();
+        let c = || credentials.clone();
         for (name, scenario) in [
             ("/healthz", Scenario::Healthz),
+            ("client_credentials", Scenario::ClientCredentials(c())),
+            ("password grant", Scenario::Password(c())),
+            ("refresh (rotation)", Scenario::Refresh(c())),
             (
-                "client_credentials",
-                Scenario::ClientCredentials {
-                    id: id.clone(),
-                    secret: secret.clone(),
-                },
+                "introspection (valid)",
+                Scenario::Introspect(c(), valid.clone()),
             ),
             (
-                "password grant",
-                Scenario::Password {
-                    id: id.clone(),
-                    secret: secret.clone(),
-                },
+                "introspection (revoked)",
+                Scenario::Introspect(c(), revoked.clone()),
             ),
             (
-                "refresh (rotation)",
-                Scenario::Refresh {
-                    id: id.clone(),
-                    secret: secret.clone(),
-                },
+                "introspection (garbage)",
+                Scenario::Introspect(c(), "garbage-token".into()),
+            ),
+            ("revocation", Scenario::Revoke(c())),
+            (
+                "personal token creation",
+                Scenario::PersonalToken(user_token.clone()),
             ),
         ] {
             let wanted = args.only.as_deref().is_none_or(|only| name.contains(only));
@@ -296,7 +320,7 @@ async fn measure(
                 let elapsed = sent.elapsed();
                 match outcome {
                     Ok(response) if response.status().is_success() => {
-                        if matches!(scenario, Scenario::Refresh { .. }) {
+                        if matches!(scenario, Scenario::Refresh(_)) {
                             let body: serde_json::Value = response.json().await.unwrap_or_default();
                             refresh_token = body["refresh_token"].as_str().map(str::to_owned);
                         } else {
@@ -328,34 +352,61 @@ async fn measure(
     }
 }
 
+/// An access token from the token endpoint (setup, not measured).
+async fn obtain_token(
+    http: &reqwest::Client,
+    address: &str,
+    credentials: &Credentials,
+    grant: &str,
+) -> String {
+    let form: &[(&str, &str)] = match grant {
+        "password" => &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "alice-password"),
+        ],
+        _ => &[("grant_type", "client_credentials")],
+    };
+    let response = http
+        .post(format!("{address}/oauth/token"))
+        .basic_auth(&credentials.id, Some(&credentials.secret))
+        .form(form)
+        .send()
+        .await
+        .expect("obtain a token");
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
 /// The next request of a worker. A refresh worker logs in once (password grant, not
-/// measured) and then rotates its own refresh token on every request.
+/// measured) and then rotates its own refresh token on every request; a revocation
+/// worker obtains the token it will revoke before each measured request.
 async fn build_request(
     http: &reqwest::Client,
     address: &str,
     scenario: &Scenario,
     refresh_token: &mut Option<String>,
 ) -> reqwest::RequestBuilder {
-    let token_endpoint = format!("{address}/oauth/token");
+    let post = |path: &str, credentials: &Credentials| {
+        http.post(format!("{address}{path}"))
+            .basic_auth(&credentials.id, Some(&credentials.secret))
+    };
     match scenario {
         Scenario::Healthz => http.get(format!("{address}/healthz")),
-        Scenario::ClientCredentials { id, secret } => http
-            .post(token_endpoint)
-            .basic_auth(id, Some(secret))
-            .form(&[("grant_type", "client_credentials")]),
-        Scenario::Password { id, secret } => http
-            .post(token_endpoint)
-            .basic_auth(id, Some(secret))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "alice-password"),
-            ]),
-        Scenario::Refresh { id, secret } => {
+        Scenario::ClientCredentials(credentials) => {
+            post("/oauth/token", credentials).form(&[("grant_type", "client_credentials")])
+        }
+        Scenario::Password(credentials) => post("/oauth/token", credentials).form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "alice-password"),
+        ]),
+        Scenario::Refresh(credentials) => {
             if refresh_token.is_none() {
-                let login = http
-                    .post(&token_endpoint)
-                    .basic_auth(id, Some(secret))
+                let login = post("/oauth/token", credentials)
                     .form(&[
                         ("grant_type", "password"),
                         ("username", "alice"),
@@ -367,16 +418,25 @@ async fn build_request(
                 let body: serde_json::Value = login.json().await.unwrap();
                 *refresh_token = body["refresh_token"].as_str().map(str::to_owned);
             }
-            http.post(token_endpoint)
-                .basic_auth(id, Some(secret))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    (
-                        "refresh_token",
-                        refresh_token.as_deref().unwrap_or_default(),
-                    ),
-                ])
+            post("/oauth/token", credentials).form(&[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    refresh_token.as_deref().unwrap_or_default(),
+                ),
+            ])
         }
+        Scenario::Introspect(credentials, token) => {
+            post("/oauth/introspect", credentials).form(&[("token", token.as_str())])
+        }
+        Scenario::Revoke(credentials) => {
+            let token = obtain_token(http, address, credentials, "client_credentials").await;
+            post("/oauth/revoke", credentials).form(&[("token", token.as_str())])
+        }
+        Scenario::PersonalToken(bearer) => http
+            .post(format!("{address}/oauth/personal-access-tokens"))
+            .bearer_auth(bearer)
+            .json(&serde_json::json!({"name": "bench", "scopes": ["read"]})),
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{oauth_clients, tenants};
-use crate::db::{DbConnection, DbError};
+use crate::db::{load_unique, DbConnection, DbError};
 use crate::domain::{ClientId, GrantType, Scope, TenantId, TenantStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -82,12 +82,13 @@ impl Client {
         conn: &mut DbConnection,
         id: &ClientId,
     ) -> Result<Option<ClientWithTenant>, DbError> {
-        let row: Option<(ClientRow, String)> = oauth_clients::table
-            .inner_join(tenants::table.on(tenants::id.eq(oauth_clients::tenant_id)))
-            .filter(oauth_clients::id.eq(id.as_str()))
-            .select((ClientRow::as_select(), tenants::status))
-            .first(conn)
-            .optional()?;
+        let row: Option<(ClientRow, String)> = load_unique(
+            oauth_clients::table
+                .inner_join(tenants::table.on(tenants::id.eq(oauth_clients::tenant_id)))
+                .filter(oauth_clients::id.eq(id.as_str()))
+                .select((ClientRow::as_select(), tenants::status)),
+            conn,
+        )?;
         row.map(|(client, status)| {
             Ok(ClientWithTenant {
                 client: client.try_into()?,
@@ -102,14 +103,15 @@ impl Client {
         conn: &mut DbConnection,
         tenant_id: TenantId,
     ) -> Result<Option<Client>, DbError> {
-        oauth_clients::table
-            .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_clients::personal_access.eq(true))
-            .select(ClientRow::as_select())
-            .first(conn)
-            .optional()?
-            .map(Client::try_from)
-            .transpose()
+        load_unique(
+            oauth_clients::table
+                .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_clients::personal_access.eq(true))
+                .select(ClientRow::as_select()),
+            conn,
+        )?
+        .map(Client::try_from)
+        .transpose()
     }
 
     pub fn is_confidential(&self) -> bool {

@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::tenants;
-use crate::db::{DbConnection, DbError};
+use crate::db::{load_unique, DbConnection, DbError};
 use crate::domain::{TenantId, TenantStatus};
 
 /// A row of `tenants`.
@@ -57,13 +57,12 @@ impl TryFrom<TenantRow> for Tenant {
 impl Tenant {
     /// The tenant with this id, whatever its status.
     pub fn find(conn: &mut DbConnection, id: TenantId) -> Result<Option<Tenant>, DbError> {
-        tenants::table
-            .find(id.get())
-            .select(TenantRow::as_select())
-            .first(conn)
-            .optional()?
-            .map(Tenant::try_from)
-            .transpose()
+        load_unique(
+            tenants::table.find(id.get()).select(TenantRow::as_select()),
+            conn,
+        )?
+        .map(Tenant::try_from)
+        .transpose()
     }
 }
 

@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
-use crate::db::{DbConnection, DbError};
+use crate::db::{load_unique, DbConnection, DbError};
 use crate::domain::{TenantId, TenantStatus, TokenKind};
 
 /// An access token about to be stored. Its `id` is the JWT's `jti`: the row, not the
@@ -92,8 +92,8 @@ impl IssuanceState {
             .filter(tenants::id.eq(tenant_id.get()))
             .select((tenants::status, oauth_clients::revoked_at.is_not_null()));
         let row: Option<(String, bool)> = match conn {
-            DbConnection::Sqlite(conn) => tenant_and_client.first(conn).optional()?,
-            DbConnection::Postgres(conn) => tenant_and_client.for_share().first(conn).optional()?,
+            DbConnection::Sqlite(conn) => load_unique(tenant_and_client, conn)?,
+            DbConnection::Postgres(conn) => load_unique(tenant_and_client.for_share(), conn)?,
         };
         let Some((status, client_revoked)) = row else {
             return Ok(None);
@@ -106,8 +106,8 @@ impl IssuanceState {
                     .filter(users::id.eq(user_id))
                     .select(users::disabled);
                 match conn {
-                    DbConnection::Sqlite(conn) => user.first(conn).optional()?,
-                    DbConnection::Postgres(conn) => user.for_share().first(conn).optional()?,
+                    DbConnection::Sqlite(conn) => load_unique(user, conn)?,
+                    DbConnection::Postgres(conn) => load_unique(user.for_share(), conn)?,
                 }
             }
         };
@@ -173,11 +173,12 @@ impl RefreshToken {
         conn: &mut DbConnection,
         token_hash: &str,
     ) -> Result<Option<RefreshToken>, DbError> {
-        Ok(oauth_refresh_tokens::table
-            .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
-            .select(RefreshToken::as_select())
-            .first(conn)
-            .optional()?)
+        Ok(load_unique(
+            oauth_refresh_tokens::table
+                .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+                .select(RefreshToken::as_select()),
+            conn,
+        )?)
     }
 
     /// Marks the token used if, and only if, it is still unused and unrevoked. Of several
@@ -286,40 +287,41 @@ impl AccessTokenState {
         tenant_id: TenantId,
         jti: &str,
     ) -> Result<Option<AccessTokenState>, DbError> {
-        let row: Option<AccessTokenStateRow> = oauth_access_tokens::table
-            .inner_join(tenants::table.on(tenants::id.eq(oauth_access_tokens::tenant_id)))
-            .inner_join(
-                oauth_clients::table.on(oauth_clients::tenant_id
-                    .eq(oauth_access_tokens::tenant_id)
-                    .and(oauth_clients::id.eq(oauth_access_tokens::client_id))),
-            )
-            .left_join(
-                users::table.on(users::tenant_id
-                    .eq(oauth_access_tokens::tenant_id)
-                    .and(users::id.nullable().eq(oauth_access_tokens::user_id))),
-            )
-            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_access_tokens::id.eq(jti))
-            .select((
-                (
-                    oauth_access_tokens::id,
-                    oauth_access_tokens::tenant_id,
-                    oauth_access_tokens::client_id,
-                    oauth_access_tokens::user_id,
-                    oauth_access_tokens::kind,
-                    oauth_access_tokens::name,
-                    oauth_access_tokens::scopes,
-                    oauth_access_tokens::created_at,
-                    oauth_access_tokens::expires_at,
-                    oauth_access_tokens::revoked_at,
-                    oauth_access_tokens::token_hash,
-                ),
-                tenants::status,
-                oauth_clients::revoked_at,
-                (users::username, users::disabled).nullable(),
-            ))
-            .first(conn)
-            .optional()?;
+        let row: Option<AccessTokenStateRow> = load_unique(
+            oauth_access_tokens::table
+                .inner_join(tenants::table.on(tenants::id.eq(oauth_access_tokens::tenant_id)))
+                .inner_join(
+                    oauth_clients::table.on(oauth_clients::tenant_id
+                        .eq(oauth_access_tokens::tenant_id)
+                        .and(oauth_clients::id.eq(oauth_access_tokens::client_id))),
+                )
+                .left_join(
+                    users::table.on(users::tenant_id
+                        .eq(oauth_access_tokens::tenant_id)
+                        .and(users::id.nullable().eq(oauth_access_tokens::user_id))),
+                )
+                .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_access_tokens::id.eq(jti))
+                .select((
+                    (
+                        oauth_access_tokens::id,
+                        oauth_access_tokens::tenant_id,
+                        oauth_access_tokens::client_id,
+                        oauth_access_tokens::user_id,
+                        oauth_access_tokens::kind,
+                        oauth_access_tokens::name,
+                        oauth_access_tokens::scopes,
+                        oauth_access_tokens::created_at,
+                        oauth_access_tokens::expires_at,
+                        oauth_access_tokens::revoked_at,
+                        oauth_access_tokens::token_hash,
+                    ),
+                    tenants::status,
+                    oauth_clients::revoked_at,
+                    (users::username, users::disabled).nullable(),
+                )),
+            conn,
+        )?;
         let Some((token, tenant_status, client_revoked_at, user)) = row else {
             return Ok(None);
         };
@@ -434,27 +436,28 @@ impl RefreshTokenState {
         conn: &mut DbConnection,
         token_hash: &str,
     ) -> Result<Option<RefreshTokenState>, DbError> {
-        let row: Option<RefreshTokenStateRow> = oauth_refresh_tokens::table
-            .inner_join(tenants::table.on(tenants::id.eq(oauth_refresh_tokens::tenant_id)))
-            .inner_join(
-                oauth_clients::table.on(oauth_clients::tenant_id
-                    .eq(oauth_refresh_tokens::tenant_id)
-                    .and(oauth_clients::id.eq(oauth_refresh_tokens::client_id))),
-            )
-            .left_join(
-                users::table.on(users::tenant_id
-                    .eq(oauth_refresh_tokens::tenant_id)
-                    .and(users::id.nullable().eq(oauth_refresh_tokens::user_id))),
-            )
-            .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
-            .select((
-                RefreshToken::as_select(),
-                tenants::status,
-                oauth_clients::revoked_at,
-                (users::username, users::disabled).nullable(),
-            ))
-            .first(conn)
-            .optional()?;
+        let row: Option<RefreshTokenStateRow> = load_unique(
+            oauth_refresh_tokens::table
+                .inner_join(tenants::table.on(tenants::id.eq(oauth_refresh_tokens::tenant_id)))
+                .inner_join(
+                    oauth_clients::table.on(oauth_clients::tenant_id
+                        .eq(oauth_refresh_tokens::tenant_id)
+                        .and(oauth_clients::id.eq(oauth_refresh_tokens::client_id))),
+                )
+                .left_join(
+                    users::table.on(users::tenant_id
+                        .eq(oauth_refresh_tokens::tenant_id)
+                        .and(users::id.nullable().eq(oauth_refresh_tokens::user_id))),
+                )
+                .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+                .select((
+                    RefreshToken::as_select(),
+                    tenants::status,
+                    oauth_clients::revoked_at,
+                    (users::username, users::disabled).nullable(),
+                )),
+            conn,
+        )?;
         row.map(|(token, status, client_revoked_at, user)| {
             Ok(RefreshTokenState {
                 token,
@@ -483,12 +486,13 @@ impl AccessTokenOwner {
         tenant_id: TenantId,
         jti: &str,
     ) -> Result<Option<AccessTokenOwner>, DbError> {
-        Ok(oauth_access_tokens::table
-            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_access_tokens::id.eq(jti))
-            .select(AccessTokenOwner::as_select())
-            .first(conn)
-            .optional()?)
+        Ok(load_unique(
+            oauth_access_tokens::table
+                .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_access_tokens::id.eq(jti))
+                .select(AccessTokenOwner::as_select()),
+            conn,
+        )?)
     }
 }
 

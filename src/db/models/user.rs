@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::users;
-use crate::db::{DbConnection, DbError};
+use crate::db::{load_unique, DbConnection, DbError};
 use crate::domain::{TenantId, Username};
 
 /// A row of `users`.
@@ -25,12 +25,13 @@ impl User {
         tenant_id: TenantId,
         username: &Username,
     ) -> Result<Option<User>, DbError> {
-        Ok(users::table
-            .filter(users::tenant_id.eq(tenant_id.get()))
-            .filter(users::username.eq(username.as_str()))
-            .select(User::as_select())
-            .first(conn)
-            .optional()?)
+        Ok(load_unique(
+            users::table
+                .filter(users::tenant_id.eq(tenant_id.get()))
+                .filter(users::username.eq(username.as_str()))
+                .select(User::as_select()),
+            conn,
+        )?)
     }
 }
 

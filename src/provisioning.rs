@@ -63,17 +63,21 @@ pub fn create_tenant(
 ) -> Result<Tenant, ProvisioningError> {
     validate_slug(slug)?;
     validate_name(name)?;
-    let name = name.trim();
-    db.write(|conn| {
-        let tenant_id = NewTenant { slug, name, now }
-            .insert(conn)
-            .map_err(|error| {
-                if error.is_unique_violation() {
-                    ProvisioningError::Conflict("a tenant with this slug exists")
-                } else {
-                    error.into()
-                }
-            })?;
+    let (actor, slug, name) = (actor.to_owned(), slug.to_owned(), name.trim().to_owned());
+    db.write(move |conn| {
+        let tenant_id = NewTenant {
+            slug: &slug,
+            name: &name,
+            now,
+        }
+        .insert(conn)
+        .map_err(|error| {
+            if error.is_unique_violation() {
+                ProvisioningError::Conflict("a tenant with this slug exists")
+            } else {
+                error.into()
+            }
+        })?;
         NewClient {
             id: &ClientId::generate(),
             tenant_id,
@@ -87,7 +91,7 @@ pub fn create_tenant(
         .insert(conn)?;
         NewAuditEvent {
             tenant_id,
-            actor,
+            actor: &actor,
             action: "tenant.create",
             subject: Some(&tenant_id.to_string()),
             details: Some(serde_json::json!({ "slug": slug })),
@@ -138,7 +142,8 @@ pub fn create_client(
     let secret_hash = secret
         .as_ref()
         .map(|secret| hasher.hash_client_secret(id.as_str(), secret));
-    let client = db.write(|conn| {
+    let (actor, spec) = (actor.to_owned(), spec.clone());
+    let client = db.write(move |conn| {
         require_live_tenant(conn, tenant_id)?;
         NewClient {
             id: &id,
@@ -153,7 +158,7 @@ pub fn create_client(
         .insert(conn)?;
         NewAuditEvent {
             tenant_id,
-            actor,
+            actor: &actor,
             action: "client.create",
             subject: Some(id.as_str()),
             details: Some(serde_json::json!({
@@ -198,7 +203,8 @@ pub fn create_user(
     let password = Password::new(password)
         .map_err(|_| ProvisioningError::Invalid("a password is 8 to 1024 characters"))?;
     let password_hash = hash_password(&password);
-    db.write(|conn| {
+    let actor = actor.to_owned();
+    db.write(move |conn| {
         require_live_tenant(conn, tenant_id)?;
         let id = NewUser {
             tenant_id,
@@ -216,7 +222,7 @@ pub fn create_user(
         })?;
         NewAuditEvent {
             tenant_id,
-            actor,
+            actor: &actor,
             action: "user.create",
             subject: Some(&id.to_string()),
             details: Some(serde_json::json!({ "username": username })),

@@ -9,13 +9,14 @@
 //! SQLite allows one writer at a time; a second connection that tries to write answers
 //! "database is locked" once its busy timeout runs out, and a deferred transaction that
 //! read first can fail at once when it upgrades to a write lock. tenauth avoids both by
-//! construction: on SQLite, [`Database::write`] runs on a pool holding exactly **one**
-//! connection, so writers queue in-process on the pool (bounded by the acquire timeout),
-//! and each write transaction starts with `BEGIN IMMEDIATE`, taking the write lock before
-//! reading, so another process (a `tenauth purge` run beside `serve`) makes it wait on
-//! the busy timeout instead of failing. Reads use a separate pool of connections that WAL
-//! lets run beside the writer. On PostgreSQL both roles share one pool and transactions
-//! are ordinary `BEGIN … COMMIT`.
+//! construction: on SQLite every write of the process goes to **one writer thread** that
+//! owns the only write connection ([`writer`]). Requests queue on it in arrival order; it
+//! runs what has queued up in one `BEGIN IMMEDIATE` transaction, each request in its own
+//! savepoint, and answers each caller after the commit. `BEGIN IMMEDIATE` takes the write
+//! lock before reading, so another process (a `tenauth purge` beside `serve`) makes the
+//! writer wait on the busy timeout instead of failing. Reads use a pool of connections
+//! that WAL lets run beside the writer. On PostgreSQL every connection of one pool can
+//! write, and each write is an ordinary transaction on the caller's thread.
 //!
 //! # Blocking
 //! Diesel is synchronous. [`Database::read`] and [`Database::write`] block; async code
@@ -24,16 +25,17 @@
 
 pub mod models;
 pub mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::query_dsl::methods::LoadQuery;
-use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
+use diesel::r2d2::{Pool, R2D2Connection};
 use diesel::result::QueryResult;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
@@ -124,6 +126,12 @@ fn is_sqlite_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
 }
 
+impl From<diesel::r2d2::Error> for DbError {
+    fn from(error: diesel::r2d2::Error) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
 impl From<r2d2::Error> for DbError {
     fn from(error: r2d2::Error) -> Self {
         Self::Unavailable(error.to_string())
@@ -182,8 +190,11 @@ impl r2d2::ManageConnection for ConnectionManager {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(&format!(
-                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                    // The busy timeout first: switching to WAL needs a lock that another
+                    // process may hold for a moment (the last connection to close
+                    // checkpoints the WAL under an exclusive lock).
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
@@ -259,13 +270,21 @@ impl SqliteFileGuard {
     }
 }
 
+/// Where writes go.
+#[derive(Clone)]
+enum WritePath {
+    /// The writer thread (see the module documentation).
+    Sqlite(writer::SqliteWriter),
+    /// Any connection of the one pool.
+    Postgres(DbPool),
+}
+
 /// Connection pools for one database: cheap to clone, shared by every worker.
 #[derive(Clone)]
 pub struct Database {
     backend: Backend,
     readers: DbPool,
-    /// On SQLite a separate one-connection pool; on PostgreSQL the same pool as `readers`.
-    writer: DbPool,
+    writer: WritePath,
     sqlite_file: Option<Arc<SqliteFileGuard>>,
 }
 
@@ -302,8 +321,8 @@ impl Database {
             DatabaseUrl::Sqlite(path) => {
                 // The writer opens first: it creates the file and switches it to WAL
                 // before any reader exists.
-                let writer = pool(1)?;
-                drop(writer.get()?);
+                let writer =
+                    writer::SqliteWriter::start(r2d2::ManageConnection::connect(&manager())?)?;
                 let readers = pool(SQLITE_READERS)?;
                 let identity = FileIdentity::of(path).ok_or_else(|| {
                     DbError::Unavailable("the SQLite file was not created".to_owned())
@@ -311,7 +330,7 @@ impl Database {
                 Ok(Self {
                     backend: Backend::Sqlite,
                     readers,
-                    writer,
+                    writer: WritePath::Sqlite(writer),
                     sqlite_file: Some(Arc::new(SqliteFileGuard {
                         path: path.clone(),
                         opened: identity,
@@ -328,7 +347,7 @@ impl Database {
                 Ok(Self {
                     backend: Backend::Postgres,
                     readers: pool.clone(),
-                    writer: pool,
+                    writer: WritePath::Postgres(pool),
                     sqlite_file: None,
                 })
             }
@@ -347,24 +366,37 @@ impl Database {
 
     /// Applies every pending migration; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
-        let mut conn = self.writer.get()?;
-        let applied = match &mut *conn {
-            DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
-            DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
+        self.on_writer_connection(|conn| {
+            let applied = match conn {
+                DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
+                DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
+            }
+            .map_err(|error| DbError::Migration(error.to_string()))?;
+            Ok(applied.iter().map(ToString::to_string).collect())
+        })?
+    }
+
+    /// Runs `work` on a connection that may write, outside any transaction of ours.
+    fn on_writer_connection<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> T + Send + 'static,
+    ) -> Result<T, DbError> {
+        match &self.writer {
+            WritePath::Sqlite(writer) => writer.exclusive(work),
+            WritePath::Postgres(pool) => Ok(work(&mut *pool.get()?)),
         }
-        .map_err(|error| DbError::Migration(error.to_string()))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
     }
 
     /// Reverts every applied migration, newest first; returns how many were reverted.
     pub fn revert_all_migrations(&self) -> Result<usize, DbError> {
-        let mut conn = self.writer.get()?;
-        let reverted = match &mut *conn {
-            DbConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS),
-            DbConnection::Postgres(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS),
-        }
-        .map_err(|error| DbError::Migration(error.to_string()))?;
-        Ok(reverted.len())
+        self.on_writer_connection(|conn| {
+            let reverted = match conn {
+                DbConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS),
+                DbConnection::Postgres(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS),
+            }
+            .map_err(|error| DbError::Migration(error.to_string()))?;
+            Ok(reverted.len())
+        })?
     }
 
     /// Runs `query` on a reader connection, outside any explicit transaction. The error
@@ -378,17 +410,23 @@ impl Database {
         query(&mut conn)
     }
 
-    /// Runs `work` in one write transaction: committed if it returns `Ok`, rolled back
-    /// otherwise. On SQLite the transaction begins with `BEGIN IMMEDIATE` on the single
-    /// writer connection (see the module documentation).
-    pub fn write<T, E: From<DbError>>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-    ) -> Result<T, E> {
+    /// Runs `work` as one write transaction (on SQLite: a savepoint of the writer's
+    /// batch, see the module documentation): its changes are committed if it returns
+    /// `Ok`, rolled back otherwise, and this returns only once that is settled.
+    pub fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         self.check_file()?;
-        let mut conn: PooledConnection<ConnectionManager> =
-            self.writer.get().map_err(DbError::from)?;
-        write_transaction(&mut conn, work)
+        match &self.writer {
+            WritePath::Sqlite(writer) => writer.write(work),
+            WritePath::Postgres(pool) => {
+                let mut conn = pool.get().map_err(DbError::from)?;
+                writer::in_transaction(&mut conn, writer::begin_immediate, work)
+            }
+        }
     }
 
     /// [`Database::read`] on the blocking thread pool.
@@ -424,31 +462,6 @@ impl Database {
         models::tenant::Tenant::find(&mut conn, crate::domain::TenantId::PLATFORM)?
             .map(|_| ())
             .ok_or_else(|| DbError::Unavailable("the platform tenant is missing".to_owned()))
-    }
-}
-
-/// Diesel's `Connection::transaction`, except that SQLite begins with `BEGIN IMMEDIATE`.
-fn write_transaction<T, E: From<DbError>>(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E> {
-    type Manager = <DbConnection as Connection>::TransactionManager;
-    let begun = match conn {
-        DbConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
-        }
-        DbConnection::Postgres(_) => Manager::begin_transaction(conn),
-    };
-    begun.map_err(DbError::from)?;
-    match work(conn) {
-        Ok(value) => {
-            Manager::commit_transaction(conn).map_err(DbError::from)?;
-            Ok(value)
-        }
-        Err(error) => match Manager::rollback_transaction(conn) {
-            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(error),
-            Err(rollback_error) => Err(DbError::from(rollback_error).into()),
-        },
     }
 }
 

@@ -68,7 +68,7 @@ impl OAuthServer {
             .map_err(|_| PersonalTokenError::Signing)?;
         let issued = self
             .db
-            .write(|conn| prepared.store(conn))?
+            .write(move |conn| prepared.store(conn))?
             .map_err(|_: IssueRefusal| PersonalTokenError::Inactive)?;
         issued.log();
         Ok(issued)
@@ -93,8 +93,9 @@ impl OAuthServer {
         now: NaiveDateTime,
     ) -> Result<(), PersonalTokenError> {
         let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
-        let revoked = self.db.write(|conn| {
-            PersonalAccessToken::revoke_for_user(conn, caller.tenant_id, user_id, id, now)
+        let (tenant_id, token_id) = (caller.tenant_id, id.to_owned());
+        let revoked = self.db.write(move |conn| {
+            PersonalAccessToken::revoke_for_user(conn, tenant_id, user_id, &token_id, now)
         })?;
         if !revoked {
             return Err(PersonalTokenError::NotFound);

@@ -66,15 +66,15 @@ pub async fn introspect(app: &TestApp, caller: &TestClient, token: &str) -> serd
 
 fn raw_update(
     app: &TestApp,
-    work: impl FnOnce(&mut tenauth::db::DbConnection) -> QueryResult<usize>,
+    work: impl FnOnce(&mut tenauth::db::DbConnection) -> QueryResult<usize> + Send + 'static,
 ) {
     app.database
-        .write(|conn| work(conn).map_err(tenauth::db::DbError::from))
+        .write(move |conn| work(conn).map_err(tenauth::db::DbError::from))
         .unwrap();
 }
 
-fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &str) {
-    raw_update(app, |conn| {
+fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &'static str) {
+    raw_update(app, move |conn| {
         diesel::update(tenants::table.find(tenant_id.get()))
             .set(tenants::status.eq(status))
             .execute(conn)
@@ -84,11 +84,12 @@ fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &str) {
 /// Marks every client of the tenant but `keep` revoked, without touching their tokens:
 /// introspection must see the client's state by itself.
 fn revoke_clients_except(app: &TestApp, tenant_id: TenantId, keep: &str) {
-    raw_update(app, |conn| {
+    let keep = keep.to_owned();
+    raw_update(app, move |conn| {
         diesel::update(
             oauth_clients::table
                 .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-                .filter(oauth_clients::id.ne(keep)),
+                .filter(oauth_clients::id.ne(&keep)),
         )
         .set(oauth_clients::revoked_at.eq(now()))
         .execute(conn)
@@ -142,7 +143,8 @@ both_backends! {
                 }
                 "client deleted" => revoke_clients_except(&app, tenant_id, &tokens.introspector.id),
                 "user disabled" => {
-                    app.database.write(|conn| User::disable(conn, tenant_id, tokens.fixture.user_id, now())).unwrap();
+                    let user_id = tokens.fixture.user_id;
+                    app.database.write(move |conn| User::disable(conn, tenant_id, user_id, now())).unwrap();
                 }
                 "tenant suspended" => set_tenant_status(&app, tenant_id, "suspended"),
                 "tenant deleted" => set_tenant_status(&app, tenant_id, "deleted"),

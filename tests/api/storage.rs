@@ -13,11 +13,12 @@ fn insert_token(
     client_id: &str,
 ) -> Result<(), DbError> {
     let created_at = now();
-    database.write(|conn| {
+    let (id, client_id) = (id.to_owned(), client_id.to_owned());
+    database.write(move |conn| {
         NewAccessToken {
-            id,
+            id: &id,
             tenant_id,
-            client_id,
+            client_id: &client_id,
             user_id: None,
             kind: TokenKind::ClientCredentials,
             name: None,
@@ -75,5 +76,44 @@ both_backends! {
                 outcome.expect("every concurrent write succeeds");
             }
         }
+    }
+}
+
+both_backends! {
+    async fn a_failing_write_rolls_back_alone_while_concurrent_writes_commit(db) {
+        let database = db.connect();
+        database.migrate().unwrap();
+        let client_id = Arc::new(platform_client(&database));
+
+        // Good and bad writes interleaved from many threads, so that on SQLite they share
+        // the writer's batches.
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let database = database.clone();
+                let client_id = Arc::clone(&client_id);
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|n| {
+                            let tenant = if n % 3 == 0 { TenantId::new(999) } else { TenantId::PLATFORM };
+                            (tenant, insert_token(&database, &format!("jti-{writer}-{n}"), tenant, &client_id))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+
+        let mut committed = 0;
+        for writer in writers {
+            for (tenant, outcome) in writer.join().unwrap() {
+                if tenant == TenantId::PLATFORM {
+                    outcome.expect("a good write commits");
+                    committed += 1;
+                } else {
+                    assert!(outcome.expect_err("a bad write fails").is_foreign_key_violation());
+                }
+            }
+        }
+        let count = database.read(|conn| tenauth::db::models::token::count_access_tokens(conn, TenantId::PLATFORM)).unwrap();
+        assert_eq!(count, committed, "every good write, and only those, is stored");
     }
 }

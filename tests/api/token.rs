@@ -153,7 +153,8 @@ both_backends! {
         let token = body["access_token"].as_str().unwrap().to_owned();
         assert_eq!(app.get_with_token("/oauth/personal-access-tokens", &token).await.status(), 200);
 
-        app.database.write(|conn| User::disable(conn, acme.tenant_id, acme.user_id, now())).unwrap();
+        let (tenant_id, user_id) = (acme.tenant_id, acme.user_id);
+        app.database.write(move |conn| User::disable(conn, tenant_id, user_id, now())).unwrap();
 
         let refused = app.password_grant(&acme, None).await;
         assert_oauth_error(refused, 400, "invalid_grant", "disabled user").await;
@@ -219,8 +220,9 @@ both_backends! {
         let secret = "p%s &+w:rd é";
         let id = ClientId::generate();
         let hash = app.hasher.hash_client_secret(id.as_str(), &tenauth::domain::PlainSecret::from_client(secret.into()));
-        app.database.write(|conn| NewClient {
-            id: &id, tenant_id: acme.tenant_id, name: "special", secret_hash: Some(&hash),
+        let (insert_id, tenant_id) = (id.clone(), acme.tenant_id);
+        app.database.write(move |conn| NewClient {
+            id: &insert_id, tenant_id, name: "special", secret_hash: Some(&hash),
             grant_types: &BTreeSet::from([GrantType::ClientCredentials]), scopes: &"read".parse().unwrap(),
             personal_access: false, now: now(),
         }.insert(conn)).unwrap();
@@ -250,8 +252,9 @@ both_backends! {
         let secret = tenauth::domain::PlainSecret::generate();
         let hash = app.hasher.hash_client_secret(id.as_str(), &secret);
         let scopes: Scope = "read admin platform:tenants".parse().unwrap();
-        app.database.write(|conn| NewClient {
-            id: &id, tenant_id: acme.tenant_id, name: "legacy", secret_hash: Some(&hash),
+        let (insert_id, tenant_id) = (id.clone(), acme.tenant_id);
+        app.database.write(move |conn| NewClient {
+            id: &insert_id, tenant_id, name: "legacy", secret_hash: Some(&hash),
             grant_types: &BTreeSet::from([GrantType::ClientCredentials]), scopes: &scopes,
             personal_access: false, now: now(),
         }.insert(conn)).unwrap();
@@ -280,11 +283,11 @@ both_backends! {
 }
 
 /// Changes a tenant's status behind the server's back (the admin API comes later).
-fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &str) {
+fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &'static str) {
     use diesel::prelude::*;
     use tenauth::db::schema::tenants;
     app.database
-        .write(|conn| {
+        .write(move |conn| {
             diesel::update(tenants::table.find(tenant_id.get()))
                 .set(tenants::status.eq(status))
                 .execute(conn)

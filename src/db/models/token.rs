@@ -525,3 +525,11 @@ pub fn revoke_access_token(
         refresh_tokens,
     })
 }
+
+/// How many access tokens the tenant holds, in any state.
+pub fn count_access_tokens(conn: &mut DbConnection, tenant_id: TenantId) -> Result<i64, DbError> {
+    Ok(oauth_access_tokens::table
+        .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+        .count()
+        .get_result(conn)?)
+}

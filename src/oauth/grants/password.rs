@@ -69,6 +69,6 @@ pub(super) fn issue(
     )?;
     server
         .db
-        .write(|conn| prepared.store(conn))?
+        .write(move |conn| prepared.store(conn))?
         .map_err(refusal_error)
 }

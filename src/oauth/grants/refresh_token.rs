@@ -87,9 +87,10 @@ pub(super) fn issue(
         },
         now,
     )?;
-    let rotation = server.db.write(|conn| {
-        if !RefreshToken::mark_used(conn, &stored.id, now)? {
-            revoke_family(conn, tenant_id, &stored.family_id, now)?;
+    let (refresh_id, family_id) = (stored.id.clone(), stored.family_id.clone());
+    let rotation = server.db.write(move |conn| {
+        if !RefreshToken::mark_used(conn, &refresh_id, now)? {
+            revoke_family(conn, tenant_id, &family_id, now)?;
             return Ok(Rotation::ReuseDetected);
         }
         prepared
@@ -112,9 +113,10 @@ fn revoke_for_reuse(
     stored: &RefreshToken,
     now: NaiveDateTime,
 ) -> Result<(), OAuthError> {
-    server
-        .db
-        .write(|conn| revoke_family(conn, tenant_id, &stored.family_id, now))?;
+    server.db.write({
+        let family_id = stored.family_id.clone();
+        move |conn| revoke_family(conn, tenant_id, &family_id, now)
+    })?;
     log_reuse(tenant_id, stored);
     Ok(())
 }

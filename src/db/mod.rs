@@ -20,8 +20,8 @@
 //!
 //! # Blocking
 //! Diesel is synchronous. [`Database::read`] and [`Database::write`] block; async code
-//! calls [`Database::run_read`] / [`Database::run_write`], which move the work onto
-//! tokio's blocking thread pool so actix's async workers never wait on the database.
+//! runs them through [`blocking`], on tokio's blocking thread pool, so actix's async
+//! workers never wait on the database.
 
 pub mod models;
 pub mod schema;
@@ -427,28 +427,6 @@ impl Database {
                 writer::in_transaction(&mut conn, writer::begin_immediate, work)
             }
         }
-    }
-
-    /// [`Database::read`] on the blocking thread pool.
-    pub async fn run_read<T, E, F>(&self, query: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    {
-        let db = self.clone();
-        blocking(move || db.read(query)).await
-    }
-
-    /// [`Database::write`] on the blocking thread pool.
-    pub async fn run_write<T, E, F>(&self, work: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    {
-        let db = self.clone();
-        blocking(move || db.write(work)).await
     }
 
     /// Readiness: a connection can be had quickly, the schema answers, and (SQLite) the

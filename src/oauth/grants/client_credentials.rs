@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{refusal_error, resolve_scope};
+use super::{issue_grant, resolve_scope};
 use crate::db::models::client::Client;
 use crate::domain::{GrantType, Scope, TokenKind};
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
@@ -19,7 +19,8 @@ pub(super) fn issue(
         return Err(OAuthError::unauthorized_client());
     }
     let scope = resolve_scope(requested, client)?;
-    let prepared = server.prepare_tokens(
+    issue_grant(
+        server,
         TokenGrant {
             tenant_id: client.tenant_id,
             client_id: client.id.clone(),
@@ -31,9 +32,5 @@ pub(super) fn issue(
             refresh: RefreshPlan::None,
         },
         now,
-    )?;
-    server
-        .db
-        .write(move |conn| prepared.store(conn))?
-        .map_err(refusal_error)
+    )
 }

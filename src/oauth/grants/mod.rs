@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 
 use super::client_auth::{authenticate_client, PresentedCredentials};
 use super::form::Form;
-use super::issuance::{IssueRefusal, IssuedTokens};
+use super::issuance::{IssueRefusal, IssuedTokens, TokenGrant};
 use super::{OAuthError, OAuthServer};
 use crate::db::models::client::Client;
 use crate::domain::{is_platform_scope, GrantType, Scope};
@@ -149,6 +149,20 @@ fn resolve_scope(requested: Option<Scope>, client: &Client) -> Result<Scope, OAu
         )
         .map_err(|_| OAuthError::server_error()),
     }
+}
+
+/// Signs the grant's tokens, then stores them in one write transaction that re-checks
+/// the tenant, client and user.
+fn issue_grant(
+    server: &OAuthServer,
+    grant: TokenGrant,
+    now: NaiveDateTime,
+) -> Result<IssuedTokens, OAuthError> {
+    let prepared = server.prepare_tokens(grant, now)?;
+    server
+        .db
+        .write(move |conn| prepared.store(conn))?
+        .map_err(refusal_error)
 }
 
 /// The OAuth error for a refusal by the issuing transaction: the state changed between

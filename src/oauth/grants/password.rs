@@ -7,7 +7,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{refusal_error, resolve_scope};
+use super::{issue_grant, resolve_scope};
 use crate::db::models::client::Client;
 use crate::db::models::user::User;
 use crate::domain::{GrantType, Password, Scope, TokenKind, Username};
@@ -54,7 +54,8 @@ pub(super) fn issue(
     } else {
         RefreshPlan::None
     };
-    let prepared = server.prepare_tokens(
+    issue_grant(
+        server,
         TokenGrant {
             tenant_id: client.tenant_id,
             client_id: client.id.clone(),
@@ -66,9 +67,5 @@ pub(super) fn issue(
             refresh,
         },
         now,
-    )?;
-    server
-        .db
-        .write(move |conn| prepared.store(conn))?
-        .map_err(refusal_error)
+    )
 }

@@ -10,3 +10,4 @@ pub mod oauth;
 pub mod provisioning;
 pub mod routes;
 pub mod startup;
+pub mod tenants;

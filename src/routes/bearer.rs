@@ -78,17 +78,6 @@ impl ResponseError for BearerError {
     }
 }
 
-impl Bearer {
-    /// Refuses the request unless the token holds `scope`.
-    pub fn require_scope(&self, scope: &'static str) -> Result<(), BearerError> {
-        if self.0.scope.contains(scope) {
-            Ok(())
-        } else {
-            Err(BearerError::InsufficientScope(scope))
-        }
-    }
-}
-
 fn bearer_token(request: &HttpRequest) -> Option<String> {
     let value = request
         .headers()

@@ -2,6 +2,7 @@
 //! result into HTTP; no SQL and no protocol logic lives here. [`configure`] lists every
 //! route the server has.
 
+mod admin;
 pub mod bearer;
 mod health;
 mod me;
@@ -31,6 +32,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     .into()
                 }),
         )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|_, _| AppError::not_found("no such resource").into()),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|_, _| {
+            AppError::invalid_request("the query string is not of the documented shape").into()
+        }))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
@@ -62,6 +70,28 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/oauth/personal-access-tokens/{id}",
             web::delete().to(personal::revoke_personal_token),
+        )
+        .service(
+            web::resource("/admin/tenants")
+                .route(web::post().to(admin::create_tenant))
+                .route(web::get().to(admin::list_tenants)),
+        )
+        .service(
+            web::resource("/admin/tenants/{id}")
+                .route(web::get().to(admin::get_tenant))
+                .route(web::delete().to(admin::delete_tenant)),
+        )
+        .route(
+            "/admin/tenants/{id}/suspend",
+            web::post().to(admin::suspend_tenant),
+        )
+        .route(
+            "/admin/tenants/{id}/activate",
+            web::post().to(admin::activate_tenant),
+        )
+        .route(
+            "/admin/tenants/{id}/audit-events",
+            web::get().to(admin::list_audit_events),
         )
         .default_service(web::to(not_found));
 }

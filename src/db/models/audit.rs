@@ -33,3 +33,34 @@ impl NewAuditEvent<'_> {
         Ok(())
     }
 }
+
+/// A stored audit event.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub details: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+impl AuditEvent {
+    /// The tenant's events, newest first, older than `before` (a cursor), at most `limit`.
+    pub fn list(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, DbError> {
+        Ok(audit_events::table
+            .filter(audit_events::tenant_id.eq(tenant_id.get()))
+            .filter(audit_events::id.lt(before.unwrap_or(i64::MAX)))
+            .order(audit_events::id.desc())
+            .limit(limit)
+            .select(AuditEvent::as_select())
+            .load(conn)?)
+    }
+}

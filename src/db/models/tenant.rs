@@ -93,3 +93,75 @@ impl NewTenant<'_> {
         Ok(TenantId::new(id))
     }
 }
+
+impl Tenant {
+    /// Tenants in id order, after `after` (a cursor), at most `limit`.
+    pub fn list(
+        conn: &mut DbConnection,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Tenant>, DbError> {
+        tenants::table
+            .filter(tenants::id.gt(after.unwrap_or(0)))
+            .order(tenants::id.asc())
+            .limit(limit)
+            .select(TenantRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Tenant::try_from)
+            .collect()
+    }
+
+    /// Reads the tenant for a change of its status, locking its row on PostgreSQL
+    /// (`FOR UPDATE`): issuance reads it `FOR SHARE`, so the two serialize and no token
+    /// is written after the change that should have covered it. On SQLite the single
+    /// writer serializes them already.
+    pub fn lock_for_update(
+        conn: &mut DbConnection,
+        id: TenantId,
+    ) -> Result<Option<Tenant>, DbError> {
+        // Written out per backend: `as_select()` fixes the backend of the query it is in.
+        let row: Option<TenantRow> = match conn {
+            DbConnection::Sqlite(conn) => load_unique(
+                tenants::table.find(id.get()).select(TenantRow::as_select()),
+                conn,
+            )?,
+            DbConnection::Postgres(conn) => load_unique(
+                tenants::table
+                    .find(id.get())
+                    .select(TenantRow::as_select())
+                    .for_update(),
+                conn,
+            )?,
+        };
+        row.map(Tenant::try_from).transpose()
+    }
+
+    /// Sets the status (and the timestamp that goes with it).
+    pub fn set_status(
+        conn: &mut DbConnection,
+        id: TenantId,
+        status: TenantStatus,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        let target = tenants::table.find(id.get());
+        let status_column = tenants::status.eq(status.as_str());
+        let updated = tenants::updated_at.eq(now);
+        match status {
+            TenantStatus::Active => diesel::update(target)
+                .set((
+                    status_column,
+                    updated,
+                    tenants::suspended_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?,
+            TenantStatus::Suspended => diesel::update(target)
+                .set((status_column, updated, tenants::suspended_at.eq(now)))
+                .execute(conn)?,
+            TenantStatus::Deleted => diesel::update(target)
+                .set((status_column, updated, tenants::deleted_at.eq(now)))
+                .execute(conn)?,
+        };
+        Ok(())
+    }
+}

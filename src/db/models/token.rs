@@ -533,3 +533,43 @@ pub fn count_access_tokens(conn: &mut DbConnection, tenant_id: TenantId) -> Resu
         .count()
         .get_result(conn)?)
 }
+
+/// Revokes every live access token, refresh token and client of the tenant: three
+/// set-based updates, inside the caller's transaction. Returns what each one changed.
+pub fn revoke_everything_of_tenant(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    now: NaiveDateTime,
+) -> Result<(RevocationCounts, usize), DbError> {
+    let access_tokens = diesel::update(
+        oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_access_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    let refresh_tokens = diesel::update(
+        oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_refresh_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    let clients = diesel::update(
+        oauth_clients::table
+            .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_clients::revoked_at.is_null()),
+    )
+    .set((
+        oauth_clients::revoked_at.eq(now),
+        oauth_clients::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok((
+        RevocationCounts {
+            access_tokens,
+            refresh_tokens,
+        },
+        clients,
+    ))
+}

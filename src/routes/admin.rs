@@ -1,0 +1,300 @@
+//! The admin API (JSON in, JSON out; errors as `{"error", "error_description"}`).
+//!
+//! Platform admins hold a token with scope `admin` issued in the platform tenant; they
+//! manage every tenant. Tenant admins hold a token with scope `tenant:admin`; they reach
+//! their own tenant only, and any other tenant is 403 whether it exists or not. Only the
+//! platform creates, suspends, activates and deletes tenants.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use super::bearer::{Bearer, BearerError};
+use crate::db::blocking;
+use crate::db::models::audit::AuditEvent;
+use crate::db::models::tenant::Tenant;
+use crate::domain::{now, TenantId};
+use crate::error::AppError;
+use crate::provisioning::{self, ProvisioningError};
+use crate::startup::AppState;
+use crate::tenants::{self, LifecycleError};
+
+/// Who is calling the admin API.
+#[derive(Debug, Clone)]
+pub enum Admin {
+    Platform { actor: String },
+    Tenant { tenant_id: TenantId, actor: String },
+}
+
+impl Admin {
+    /// How the audit trail names the caller: `user:<id>` or `client:<id>`.
+    pub fn actor(&self) -> &str {
+        match self {
+            Self::Platform { actor } | Self::Tenant { actor, .. } => actor,
+        }
+    }
+
+    fn require_platform(&self) -> Result<(), AppError> {
+        match self {
+            Self::Platform { .. } => Ok(()),
+            Self::Tenant { .. } => Err(AppError::forbidden("only a platform admin may do this")),
+        }
+    }
+
+    /// Platform admins reach every tenant, tenant admins their own. The refusal does not
+    /// say whether the other tenant exists.
+    fn require_tenant(&self, tenant_id: TenantId) -> Result<(), AppError> {
+        match self {
+            Self::Platform { .. } => Ok(()),
+            Self::Tenant { tenant_id: own, .. } if *own == tenant_id => Ok(()),
+            Self::Tenant {
+                tenant_id: own,
+                actor,
+            } => {
+                log::warn!(target: "tenauth::security", "tenant admin {actor} of tenant {own} tried to reach tenant {tenant_id}");
+                Err(AppError::forbidden("the request is not allowed"))
+            }
+        }
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = BearerError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bearer = Bearer::from_request(request, payload);
+        Box::pin(async move {
+            let Bearer(token) = bearer.await?;
+            let actor = match token.user_id {
+                Some(user_id) => format!("user:{user_id}"),
+                None => format!("client:{}", token.client_id),
+            };
+            if token.tenant_id.is_platform() && token.scope.contains("admin") {
+                Ok(Self::Platform { actor })
+            } else if token.scope.contains("tenant:admin") {
+                Ok(Self::Tenant {
+                    tenant_id: token.tenant_id,
+                    actor,
+                })
+            } else {
+                Err(BearerError::InsufficientScope("admin tenant:admin"))
+            }
+        })
+    }
+}
+
+fn rfc3339(time: NaiveDateTime) -> String {
+    time.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn tenant_json(tenant: &Tenant) -> serde_json::Value {
+    json!({
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "status": tenant.status,
+        "created_at": rfc3339(tenant.created_at),
+        "updated_at": rfc3339(tenant.updated_at),
+        "suspended_at": tenant.suspended_at.map(rfc3339),
+        "deleted_at": tenant.deleted_at.map(rfc3339),
+    })
+}
+
+impl From<ProvisioningError> for AppError {
+    fn from(error: ProvisioningError) -> Self {
+        match error {
+            ProvisioningError::Invalid(description) => Self::invalid_request(description),
+            ProvisioningError::Conflict(description) => {
+                Self::rejected(StatusCode::CONFLICT, "conflict", description)
+            }
+            ProvisioningError::NotFound(_) => Self::not_found("no such tenant"),
+            ProvisioningError::Database(error) => error.into(),
+        }
+    }
+}
+
+impl From<LifecycleError> for AppError {
+    fn from(error: LifecycleError) -> Self {
+        match error {
+            LifecycleError::Invalid(description) => Self::invalid_request(description),
+            LifecycleError::NotFound => Self::not_found("no such tenant"),
+            LifecycleError::Database(error) => error.into(),
+        }
+    }
+}
+
+/// `?limit=&after=` (tenants) or `?limit=&before=` (audit events, newest first).
+#[derive(Debug, serde::Deserialize)]
+pub struct Page {
+    limit: Option<i64>,
+    after: Option<i64>,
+    before: Option<i64>,
+}
+
+impl Page {
+    const DEFAULT: i64 = 50;
+    const MAX: i64 = 500;
+
+    fn limit(&self) -> Result<i64, AppError> {
+        match self.limit.unwrap_or(Self::DEFAULT) {
+            limit @ 1..=Self::MAX => Ok(limit),
+            _ => Err(AppError::invalid_request("limit must be between 1 and 500")),
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CreateTenant {
+    slug: String,
+    name: String,
+}
+
+/// `POST /admin/tenants` (platform): 201 with the tenant.
+pub async fn create_tenant(
+    admin: Admin,
+    body: web::Json<CreateTenant>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    admin.require_platform()?;
+    let db = state.db.clone();
+    let tenant = blocking(move || {
+        provisioning::create_tenant(&db, admin.actor(), &body.slug, &body.name, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(tenant_json(&tenant)))
+}
+
+/// `GET /admin/tenants` (platform): tenants in id order, `?limit=&after=`.
+pub async fn list_tenants(
+    admin: Admin,
+    page: web::Query<Page>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    admin.require_platform()?;
+    let (limit, after) = (page.limit()?, page.after);
+    let db = state.db.clone();
+    let tenants = blocking(move || {
+        db.read(|conn| Tenant::list(conn, after, limit))
+            .map_err(AppError::from)
+    })
+    .await?;
+    let next = (tenants.len() as i64 == limit)
+        .then(|| tenants.last().map(|tenant| tenant.id))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({
+        "items": tenants.iter().map(tenant_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
+}
+
+/// `GET /admin/tenants/{id}`.
+pub async fn get_tenant(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id = TenantId::new(id.into_inner());
+    admin.require_tenant(id)?;
+    let db = state.db.clone();
+    let tenant = blocking(move || {
+        db.read(|conn| Tenant::find(conn, id))
+            .map_err(AppError::from)
+    })
+    .await?
+    .ok_or(AppError::not_found("no such tenant"))?;
+    Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
+}
+
+/// `POST /admin/tenants/{id}/suspend` (platform).
+pub async fn suspend_tenant(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    admin.require_platform()?;
+    let (id, db) = (TenantId::new(id.into_inner()), state.db.clone());
+    let tenant = blocking(move || {
+        tenants::suspend_tenant(&db, admin.actor(), id, now()).map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
+}
+
+/// `POST /admin/tenants/{id}/activate` (platform).
+pub async fn activate_tenant(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    admin.require_platform()?;
+    let (id, db) = (TenantId::new(id.into_inner()), state.db.clone());
+    let tenant = blocking(move || {
+        tenants::activate_tenant(&db, admin.actor(), id, now()).map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
+}
+
+/// `DELETE /admin/tenants/{id}` (platform): the deletion receipt.
+pub async fn delete_tenant(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    admin.require_platform()?;
+    let (id, db) = (TenantId::new(id.into_inner()), state.db.clone());
+    let receipt = blocking(move || {
+        tenants::delete_tenant(&db, admin.actor(), id, now()).map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": receipt.id,
+        "deleted_at": rfc3339(receipt.deleted_at),
+        "revoked_access_tokens": receipt.revoked_access_tokens,
+        "revoked_refresh_tokens": receipt.revoked_refresh_tokens,
+        "revoked_clients": receipt.revoked_clients,
+    })))
+}
+
+/// `GET /admin/tenants/{id}/audit-events`: newest first, `?limit=&before=`.
+pub async fn list_audit_events(
+    admin: Admin,
+    id: web::Path<i64>,
+    page: web::Query<Page>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id = TenantId::new(id.into_inner());
+    admin.require_tenant(id)?;
+    let (limit, before) = (page.limit()?, page.before);
+    let db = state.db.clone();
+    let events = blocking(move || {
+        db.read(|conn| AuditEvent::list(conn, id, before, limit))
+            .map_err(AppError::from)
+    })
+    .await?;
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last().map(|event| event.id))
+        .flatten();
+    let items: Vec<_> = events
+        .iter()
+        .map(|event| {
+            json!({
+                "id": event.id,
+                "tenant_id": event.tenant_id,
+                "actor": event.actor,
+                "action": event.action,
+                "subject": event.subject,
+                "details": event.details.as_deref().and_then(|details| serde_json::from_str::<serde_json::Value>(details).ok()),
+                "created_at": rfc3339(event.created_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
+}

@@ -1,0 +1,221 @@
+//! The admin API's tenant lifecycle: who may call it, creation, suspension, deletion.
+
+use diesel::prelude::*;
+use tenauth::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens};
+use tenauth::domain::{GrantType, TenantId};
+
+use crate::helpers::{json_with_status, spawn_app, TestApp, TestClient};
+use crate::introspection::introspect;
+
+/// A platform admin's access token, and the client that got it.
+async fn platform_admin(app: &TestApp) -> (TestClient, String) {
+    let client = app.provision_client(
+        TenantId::PLATFORM,
+        &[GrantType::ClientCredentials],
+        "admin",
+        true,
+    );
+    let body = json_with_status(app.client_credentials(&client, Some("admin")).await, 200).await;
+    (client, body["access_token"].as_str().unwrap().to_owned())
+}
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut request = app.http.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+fn count_live(app: &TestApp, tenant_id: TenantId) -> (i64, i64, i64) {
+    let tenant = tenant_id.get();
+    app.database
+        .read(move |conn| {
+            let access = oauth_access_tokens::table
+                .filter(oauth_access_tokens::tenant_id.eq(tenant))
+                .filter(oauth_access_tokens::revoked_at.is_null())
+                .count()
+                .get_result(conn)?;
+            let refresh = oauth_refresh_tokens::table
+                .filter(oauth_refresh_tokens::tenant_id.eq(tenant))
+                .filter(oauth_refresh_tokens::revoked_at.is_null())
+                .count()
+                .get_result(conn)?;
+            let clients = oauth_clients::table
+                .filter(oauth_clients::tenant_id.eq(tenant))
+                .filter(oauth_clients::revoked_at.is_null())
+                .count()
+                .get_result(conn)?;
+            Ok::<_, tenauth::db::DbError>((access, refresh, clients))
+        })
+        .unwrap()
+}
+
+both_backends! {
+    async fn the_admin_api_needs_a_token_with_an_admin_scope(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let plain = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        let tenant_admin_client = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true);
+        let tenant_admin = json_with_status(app.client_credentials(&tenant_admin_client, None).await, 200).await;
+
+        let missing = call(&app, reqwest::Method::GET, "/admin/tenants", None, None).await;
+        assert_eq!(missing.status(), 401);
+        let no_scope = call(&app, reqwest::Method::GET, "/admin/tenants", plain["access_token"].as_str(), None).await;
+        assert_eq!(no_scope.status(), 403);
+        assert!(no_scope.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+        assert_eq!(json_with_status(no_scope, 403).await["error"], "insufficient_scope");
+        for (method, path) in [(reqwest::Method::GET, "/admin/tenants"), (reqwest::Method::POST, "/admin/tenants/2/suspend"), (reqwest::Method::DELETE, "/admin/tenants/2")] {
+            let refused = call(&app, method, path, tenant_admin["access_token"].as_str(), None).await;
+            assert_eq!(json_with_status(refused, 403).await["error"], "forbidden", "a tenant admin cannot {path}");
+        }
+        let create = call(&app, reqwest::Method::POST, "/admin/tenants", tenant_admin["access_token"].as_str(), Some(serde_json::json!({"slug": "x-corp", "name": "X"}))).await;
+        assert_eq!(create.status(), 403);
+    }
+
+    async fn a_platform_admin_creates_lists_and_reads_tenants(db) {
+        let app = spawn_app(db).await;
+        let (_, token) = platform_admin(&app).await;
+
+        let created = json_with_status(call(&app, reqwest::Method::POST, "/admin/tenants", Some(&token), Some(serde_json::json!({"slug": "acme-1", "name": "Acme"}))).await, 201).await;
+
+        assert_eq!(created["slug"], "acme-1");
+        assert_eq!(created["name"], "Acme");
+        assert_eq!(created["status"], "active");
+        assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
+        let id = created["id"].as_i64().unwrap();
+        for (body, status) in [
+            (serde_json::json!({"slug": "acme-1", "name": "Again"}), 409),
+            (serde_json::json!({"slug": "Acme", "name": "x"}), 400),
+            (serde_json::json!({"slug": "ab", "name": "x"}), 400),
+            (serde_json::json!({"slug": "a_b_c", "name": "x"}), 400),
+            (serde_json::json!({"slug": "x".repeat(64), "name": "x"}), 400),
+            (serde_json::json!({"name": "no slug"}), 400),
+        ] {
+            let response = call(&app, reqwest::Method::POST, "/admin/tenants", Some(&token), Some(body.clone())).await;
+            assert_eq!(response.status(), status, "{body}");
+            let answer: serde_json::Value = response.json().await.unwrap();
+            assert!(answer["error"].is_string() && answer["error_description"].is_string(), "{answer}");
+        }
+        let one = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{id}"), Some(&token), None).await, 200).await;
+        assert_eq!(one, created);
+        assert_eq!(call(&app, reqwest::Method::GET, "/admin/tenants/999", Some(&token), None).await.status(), 404);
+        assert_eq!(call(&app, reqwest::Method::GET, "/admin/tenants/not-a-number", Some(&token), None).await.status(), 404);
+
+        let first_page = json_with_status(call(&app, reqwest::Method::GET, "/admin/tenants?limit=1", Some(&token), None).await, 200).await;
+        assert_eq!(first_page["items"].as_array().unwrap().len(), 1);
+        assert_eq!(first_page["items"][0]["id"], 1, "the platform tenant comes first");
+        let next = first_page["next"].as_i64().unwrap();
+        let second_page = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants?limit=1&after={next}"), Some(&token), None).await, 200).await;
+        assert_eq!(second_page["items"][0]["id"], id);
+        assert_eq!(call(&app, reqwest::Method::GET, "/admin/tenants?limit=0", Some(&token), None).await.status(), 400);
+
+        let audit = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{id}/audit-events"), Some(&token), None).await, 200).await;
+        assert_eq!(audit["items"][0]["action"], "tenant.create");
+        assert!(audit["items"][0]["actor"].as_str().unwrap().starts_with("client:"));
+    }
+
+    async fn a_tenant_admin_reaches_its_own_tenant_only(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let globex = app.provision_tenant("globex");
+        let client = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true);
+        let token = json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"].as_str().unwrap().to_owned();
+
+        let own = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{}", acme.tenant_id), Some(&token), None).await, 200).await;
+        assert_eq!(own["slug"], "acme");
+        let existing = call(&app, reqwest::Method::GET, &format!("/admin/tenants/{}", globex.tenant_id), Some(&token), None).await;
+        let missing = call(&app, reqwest::Method::GET, "/admin/tenants/999", Some(&token), None).await;
+        assert_eq!(existing.status(), 403);
+        assert_eq!(missing.status(), 403);
+        assert_eq!(existing.text().await.unwrap(), missing.text().await.unwrap(), "no difference between another tenant and none");
+        let audit = call(&app, reqwest::Method::GET, &format!("/admin/tenants/{}/audit-events", globex.tenant_id), Some(&token), None).await;
+        assert_eq!(audit.status(), 403);
+    }
+
+    async fn suspension_makes_a_tenants_tokens_inactive_until_activation(db) {
+        let app = spawn_app(db).await;
+        let (platform, token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        let live = json_with_status(app.password_grant(&acme, None).await, 200).await;
+        let revoked = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        let response = app.http.post(app.url("/oauth/revoke")).basic_auth(&acme.client.id, acme.client.secret.as_deref()).form(&[("token", revoked["access_token"].as_str().unwrap())]).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let path = format!("/admin/tenants/{}", acme.tenant_id);
+
+        let suspended = json_with_status(call(&app, reqwest::Method::POST, &format!("{path}/suspend"), Some(&token), None).await, 200).await;
+
+        assert_eq!(suspended["status"], "suspended");
+        assert!(suspended["suspended_at"].is_string());
+        for token in [&live["access_token"], &live["refresh_token"]] {
+            assert_eq!(introspect(&app, &platform, token.as_str().unwrap()).await["active"], false);
+        }
+        assert_eq!(app.client_credentials(&acme.client, None).await.status(), 401, "grants fail as invalid_client");
+        assert_eq!(count_live(&app, acme.tenant_id).0, 1, "suspension revokes nothing");
+
+        let active = json_with_status(call(&app, reqwest::Method::POST, &format!("{path}/activate"), Some(&token), None).await, 200).await;
+
+        assert_eq!(active["status"], "active");
+        assert_eq!(active["suspended_at"], serde_json::Value::Null);
+        for token in [&live["access_token"], &live["refresh_token"]] {
+            assert_eq!(introspect(&app, &platform, token.as_str().unwrap()).await["active"], true, "restored");
+        }
+        assert_eq!(introspect(&app, &platform, revoked["access_token"].as_str().unwrap()).await["active"], false, "a revoked token stays revoked");
+        assert_eq!(call(&app, reqwest::Method::POST, "/admin/tenants/1/suspend", Some(&token), None).await.status(), 400);
+        assert_eq!(call(&app, reqwest::Method::POST, "/admin/tenants/999/suspend", Some(&token), None).await.status(), 404);
+        let audit = json_with_status(call(&app, reqwest::Method::GET, &format!("{path}/audit-events"), Some(&token), None).await, 200).await;
+        let actions: Vec<_> = audit["items"].as_array().unwrap().iter().map(|event| event["action"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(&actions[..2], ["tenant.activate", "tenant.suspend"], "newest first: {actions:?}");
+    }
+
+    async fn deleting_a_tenant_revokes_every_token_and_client_and_returns_a_receipt(db) {
+        let app = spawn_app(db).await;
+        let (platform, token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        let globex = app.provision_tenant("globex");
+        let mut issued = Vec::new();
+        for _ in 0..3 {
+            issued.push(json_with_status(app.client_credentials(&acme.client, None).await, 200).await);
+        }
+        for _ in 0..2 {
+            issued.push(json_with_status(app.password_grant(&acme, None).await, 200).await);
+        }
+        let bystander = json_with_status(app.client_credentials(&globex.client, None).await, 200).await;
+        let (access, refresh, clients) = count_live(&app, acme.tenant_id);
+        assert_eq!((access, refresh, clients), (5, 2, 2));
+
+        let receipt = json_with_status(call(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{}", acme.tenant_id), Some(&token), None).await, 200).await;
+
+        assert_eq!(receipt["id"], acme.tenant_id.get());
+        assert!(receipt["deleted_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(receipt["revoked_access_tokens"], access);
+        assert_eq!(receipt["revoked_refresh_tokens"], refresh);
+        assert_eq!(receipt["revoked_clients"], clients);
+        assert_eq!(count_live(&app, acme.tenant_id), (0, 0, 0), "not one row of the tenant is left unrevoked");
+        for body in &issued {
+            for field in ["access_token", "refresh_token"] {
+                if let Some(token) = body[field].as_str() {
+                    assert_eq!(introspect(&app, &platform, token).await["active"], false);
+                }
+            }
+        }
+        assert_eq!(introspect(&app, &platform, bystander["access_token"].as_str().unwrap()).await["active"], true, "another tenant is untouched");
+        let shown = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{}", acme.tenant_id), Some(&token), None).await, 200).await;
+        assert_eq!(shown["status"], "deleted");
+        assert_eq!(call(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{}", acme.tenant_id), Some(&token), None).await.status(), 404, "deleting twice");
+        assert_eq!(call(&app, reqwest::Method::POST, &format!("/admin/tenants/{}/activate", acme.tenant_id), Some(&token), None).await.status(), 404, "a deleted tenant stays deleted");
+        assert_eq!(call(&app, reqwest::Method::DELETE, "/admin/tenants/1", Some(&token), None).await.status(), 400);
+        let audit = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{}/audit-events", acme.tenant_id), Some(&token), None).await, 200).await;
+        assert_eq!(audit["items"][0]["action"], "tenant.delete");
+        assert_eq!(audit["items"][0]["details"]["revoked_access_tokens"], access);
+    }
+}

@@ -219,3 +219,63 @@ both_backends! {
         assert_eq!(audit["items"][0]["details"]["revoked_access_tokens"], access);
     }
 }
+
+both_backends! {
+    async fn no_token_issued_during_a_tenant_deletion_outlives_it(db) {
+        let app = std::sync::Arc::new(spawn_app(db).await);
+        let (platform, admin_token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
+        let user_token = login["access_token"].as_str().unwrap().to_owned();
+        let client = acme.client.clone();
+
+        // Issuers of every kind, hammering the tenant until it is gone.
+        let mut issuers = Vec::new();
+        for kind in 0..4 {
+            let (app, client, user_token) = (app.clone(), client.clone(), user_token.clone());
+            let mut refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
+            issuers.push(tokio::spawn(async move {
+                let (mut received, mut refused) = (Vec::new(), 0);
+                for _ in 0..40 {
+                    let response = match kind {
+                        0 => app.client_credentials(&client, None).await,
+                        1 => app.token(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")], Some(client.basic())).await,
+                        2 => app.refresh(&client, &refresh_token, None).await,
+                        _ => app.http.post(app.url("/oauth/personal-access-tokens")).bearer_auth(&user_token)
+                            .json(&serde_json::json!({"name": "race", "scopes": []})).send().await.unwrap(),
+                    };
+                    assert!(response.status().as_u16() < 500, "no server error during the race");
+                    if response.status().is_success() {
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        if let Some(next) = body["refresh_token"].as_str() {
+                            if kind == 2 {
+                                refresh_token = next.to_owned();
+                            }
+                            received.push(next.to_owned());
+                        }
+                        received.push(body["access_token"].as_str().unwrap().to_owned());
+                    } else {
+                        refused += 1;
+                    }
+                }
+                (received, refused)
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let receipt = call(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{}", acme.tenant_id), Some(&admin_token), None).await;
+        assert_eq!(receipt.status(), 200);
+
+        let (mut received, mut refused) = (Vec::new(), 0);
+        for issuer in issuers {
+            let (tokens, refusals) = issuer.await.unwrap();
+            received.extend(tokens);
+            refused += refusals;
+        }
+        assert!(!received.is_empty(), "some tokens were issued before the deletion");
+        assert!(refused > 0, "the deletion happened while tokens were being issued");
+        assert_eq!(count_live(&app, acme.tenant_id), (0, 0, 0), "not one row of the tenant has revoked_at null");
+        for token in &received {
+            assert_eq!(introspect(&app, &platform, token).await["active"], false, "a token of the deleted tenant is active");
+        }
+    }
+}

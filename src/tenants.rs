@@ -10,8 +10,9 @@
 use chrono::NaiveDateTime;
 
 use crate::db::models::audit::NewAuditEvent;
+use crate::db::models::client::revoke_clients;
 use crate::db::models::tenant::Tenant;
-use crate::db::models::token::revoke_everything_of_tenant;
+use crate::db::models::token::{revoke_tokens, Revocation};
 use crate::db::{Database, DbError};
 use crate::domain::{TenantId, TenantStatus};
 
@@ -100,7 +101,8 @@ pub fn delete_tenant(
     let receipt = db.write(move |conn| {
         live_tenant(conn, id)?;
         Tenant::set_status(conn, id, TenantStatus::Deleted, now)?;
-        let (tokens, clients) = revoke_everything_of_tenant(conn, id, now)?;
+        let tokens = revoke_tokens(conn, id, Revocation::Tenant, now)?;
+        let clients = revoke_clients(conn, id, None, now)?;
         let receipt = DeletionReceipt {
             id,
             deleted_at: now,

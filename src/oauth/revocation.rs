@@ -13,9 +13,7 @@ use super::client_auth::{authenticate_client, PresentedCredentials};
 use super::introspection::TokenTypeHint;
 use super::jwt;
 use super::{OAuthError, OAuthServer};
-use crate::db::models::token::{
-    revoke_access_token, revoke_family, AccessTokenOwner, RefreshToken,
-};
+use crate::db::models::token::{revoke_tokens, AccessTokenOwner, RefreshToken, Revocation};
 use crate::db::DbConnection;
 use crate::domain::TenantId;
 
@@ -101,13 +99,15 @@ impl OAuthServer {
         let counts = match &target {
             Target::AccessToken { jti, .. } => {
                 let jti = jti.clone();
-                self.db
-                    .write(move |conn| revoke_access_token(conn, tenant_id, &jti, now))?
+                self.db.write(move |conn| {
+                    revoke_tokens(conn, tenant_id, Revocation::AccessToken(&jti), now)
+                })?
             }
             Target::RefreshToken { family_id, .. } => {
                 let family_id = family_id.clone();
-                self.db
-                    .write(move |conn| revoke_family(conn, tenant_id, &family_id, now))?
+                self.db.write(move |conn| {
+                    revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)
+                })?
             }
         };
         let id = match &target {

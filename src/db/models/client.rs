@@ -168,3 +168,27 @@ impl NewClient<'_> {
         Ok(())
     }
 }
+
+/// Revokes the tenant's clients that are not revoked yet — one of them (`Some(id)`) or
+/// all — in one set-based update; returns how many changed. Their tokens are the
+/// caller's to revoke in the same transaction (`token::revoke_tokens`).
+pub fn revoke_clients(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    client_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let mut query = diesel::update(oauth_clients::table)
+        .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+        .filter(oauth_clients::revoked_at.is_null())
+        .into_boxed();
+    if let Some(client_id) = client_id {
+        query = query.filter(oauth_clients::id.eq(client_id.to_owned()));
+    }
+    Ok(query
+        .set((
+            oauth_clients::revoked_at.eq(now),
+            oauth_clients::updated_at.eq(now),
+        ))
+        .execute(conn)?)
+}

@@ -1,8 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
-use crate::db::{load_unique, DbConnection, DbError};
+use crate::db::{load_unique, DbConnection, DbError, MultiBackend};
 use crate::domain::{TenantId, TenantStatus, TokenKind};
 
 /// An access token about to be stored. Its `id` is the JWT's `jti`: the row, not the
@@ -205,40 +206,6 @@ impl RefreshToken {
 pub struct RevocationCounts {
     pub access_tokens: usize,
     pub refresh_tokens: usize,
-}
-
-/// Revokes every refresh token of a family and every access token issued with one of
-/// them: two set-based updates, to run inside the caller's transaction.
-pub fn revoke_family(
-    conn: &mut DbConnection,
-    tenant_id: TenantId,
-    family_id: &str,
-    now: NaiveDateTime,
-) -> Result<RevocationCounts, DbError> {
-    let family_access_tokens = oauth_refresh_tokens::table
-        .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
-        .filter(oauth_refresh_tokens::family_id.eq(family_id))
-        .select(oauth_refresh_tokens::access_token_id);
-    let access_tokens = diesel::update(
-        oauth_access_tokens::table
-            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_access_tokens::id.eq_any(family_access_tokens))
-            .filter(oauth_access_tokens::revoked_at.is_null()),
-    )
-    .set(oauth_access_tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    let refresh_tokens = diesel::update(
-        oauth_refresh_tokens::table
-            .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_refresh_tokens::family_id.eq(family_id))
-            .filter(oauth_refresh_tokens::revoked_at.is_null()),
-    )
-    .set(oauth_refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    Ok(RevocationCounts {
-        access_tokens,
-        refresh_tokens,
-    })
 }
 
 /// An access token's row joined with everything its validity depends on: its tenant,
@@ -496,36 +463,6 @@ impl AccessTokenOwner {
     }
 }
 
-/// Revokes an access token and every refresh token issued with it (RFC 7009 §2.1):
-/// two set-based updates, inside the caller's transaction.
-pub fn revoke_access_token(
-    conn: &mut DbConnection,
-    tenant_id: TenantId,
-    jti: &str,
-    now: NaiveDateTime,
-) -> Result<RevocationCounts, DbError> {
-    let access_tokens = diesel::update(
-        oauth_access_tokens::table
-            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_access_tokens::id.eq(jti))
-            .filter(oauth_access_tokens::revoked_at.is_null()),
-    )
-    .set(oauth_access_tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    let refresh_tokens = diesel::update(
-        oauth_refresh_tokens::table
-            .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_refresh_tokens::access_token_id.eq(jti))
-            .filter(oauth_refresh_tokens::revoked_at.is_null()),
-    )
-    .set(oauth_refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    Ok(RevocationCounts {
-        access_tokens,
-        refresh_tokens,
-    })
-}
-
 /// How many access tokens the tenant holds, in any state.
 pub fn count_access_tokens(conn: &mut DbConnection, tenant_id: TenantId) -> Result<i64, DbError> {
     Ok(oauth_access_tokens::table
@@ -534,42 +471,83 @@ pub fn count_access_tokens(conn: &mut DbConnection, tenant_id: TenantId) -> Resu
         .get_result(conn)?)
 }
 
-/// Revokes every live access token, refresh token and client of the tenant: three
-/// set-based updates, inside the caller's transaction. Returns what each one changed.
-pub fn revoke_everything_of_tenant(
+/// Which of a tenant's tokens a revocation covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Revocation<'a> {
+    /// An access token and every refresh token issued with it (RFC 7009 §2.1).
+    AccessToken(&'a str),
+    /// Every refresh token of a family and every access token issued with one of them.
+    Family(&'a str),
+    /// Every token of a client.
+    Client(&'a str),
+    /// Every token of a user.
+    User(i64),
+    /// Every token of the tenant.
+    Tenant,
+}
+
+type AccessFilter =
+    Box<dyn BoxableExpression<oauth_access_tokens::table, MultiBackend, SqlType = Bool>>;
+type RefreshFilter =
+    Box<dyn BoxableExpression<oauth_refresh_tokens::table, MultiBackend, SqlType = Bool>>;
+
+/// Revokes the tokens `what` names, in the tenant, that are not revoked yet: two
+/// set-based updates inside the caller's transaction, never a loop over rows.
+pub fn revoke_tokens(
     conn: &mut DbConnection,
     tenant_id: TenantId,
+    what: Revocation<'_>,
     now: NaiveDateTime,
-) -> Result<(RevocationCounts, usize), DbError> {
+) -> Result<RevocationCounts, DbError> {
+    let tenant = tenant_id.get();
+    let (access, refresh): (AccessFilter, RefreshFilter) = match what {
+        Revocation::AccessToken(jti) => (
+            Box::new(oauth_access_tokens::id.eq(jti.to_owned())),
+            Box::new(oauth_refresh_tokens::access_token_id.eq(jti.to_owned())),
+        ),
+        Revocation::Family(family_id) => (
+            Box::new(
+                oauth_access_tokens::id.eq_any(
+                    oauth_refresh_tokens::table
+                        .filter(oauth_refresh_tokens::tenant_id.eq(tenant))
+                        .filter(oauth_refresh_tokens::family_id.eq(family_id.to_owned()))
+                        .select(oauth_refresh_tokens::access_token_id),
+                ),
+            ),
+            Box::new(oauth_refresh_tokens::family_id.eq(family_id.to_owned())),
+        ),
+        Revocation::Client(client_id) => (
+            Box::new(oauth_access_tokens::client_id.eq(client_id.to_owned())),
+            Box::new(oauth_refresh_tokens::client_id.eq(client_id.to_owned())),
+        ),
+        Revocation::User(user_id) => (
+            Box::new(oauth_access_tokens::user_id.eq(user_id).assume_not_null()),
+            Box::new(oauth_refresh_tokens::user_id.eq(user_id).assume_not_null()),
+        ),
+        // The tenant filter below is all there is to it.
+        Revocation::Tenant => (
+            Box::new(oauth_access_tokens::tenant_id.eq(tenant)),
+            Box::new(oauth_refresh_tokens::tenant_id.eq(tenant)),
+        ),
+    };
     let access_tokens = diesel::update(
         oauth_access_tokens::table
-            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_access_tokens::revoked_at.is_null()),
+            .filter(oauth_access_tokens::tenant_id.eq(tenant))
+            .filter(oauth_access_tokens::revoked_at.is_null())
+            .filter(access),
     )
     .set(oauth_access_tokens::revoked_at.eq(now))
     .execute(conn)?;
     let refresh_tokens = diesel::update(
         oauth_refresh_tokens::table
-            .filter(oauth_refresh_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_refresh_tokens::revoked_at.is_null()),
+            .filter(oauth_refresh_tokens::tenant_id.eq(tenant))
+            .filter(oauth_refresh_tokens::revoked_at.is_null())
+            .filter(refresh),
     )
     .set(oauth_refresh_tokens::revoked_at.eq(now))
     .execute(conn)?;
-    let clients = diesel::update(
-        oauth_clients::table
-            .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_clients::revoked_at.is_null()),
-    )
-    .set((
-        oauth_clients::revoked_at.eq(now),
-        oauth_clients::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok((
-        RevocationCounts {
-            access_tokens,
-            refresh_tokens,
-        },
-        clients,
-    ))
+    Ok(RevocationCounts {
+        access_tokens,
+        refresh_tokens,
+    })
 }

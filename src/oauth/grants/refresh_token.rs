@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 
 use super::refusal_error;
 use crate::db::models::client::Client;
-use crate::db::models::token::{revoke_family, RefreshToken};
+use crate::db::models::token::{revoke_tokens, RefreshToken, Revocation};
 use crate::domain::{GrantType, Scope, TenantId, TokenKind};
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use crate::oauth::{OAuthError, OAuthServer};
@@ -90,7 +90,7 @@ pub(super) fn issue(
     let (refresh_id, family_id) = (stored.id.clone(), stored.family_id.clone());
     let rotation = server.db.write(move |conn| {
         if !RefreshToken::mark_used(conn, &refresh_id, now)? {
-            revoke_family(conn, tenant_id, &family_id, now)?;
+            revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)?;
             return Ok(Rotation::ReuseDetected);
         }
         prepared
@@ -115,7 +115,7 @@ fn revoke_for_reuse(
 ) -> Result<(), OAuthError> {
     server.db.write({
         let family_id = stored.family_id.clone();
-        move |conn| revoke_family(conn, tenant_id, &family_id, now)
+        move |conn| revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)
     })?;
     log_reuse(tenant_id, stored);
     Ok(())

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use chrono::NaiveDateTime;
 
 use crate::db::models::audit::NewAuditEvent;
-use crate::db::models::client::{Client, NewClient};
+use crate::db::models::client::{revoke_clients, Client, NewClient};
 use crate::db::models::tenant::{NewTenant, Tenant};
+use crate::db::models::token::{revoke_tokens, Revocation, RevocationCounts};
 use crate::db::models::user::NewUser;
 use crate::db::{Database, DbError};
 use crate::domain::{
@@ -244,5 +245,141 @@ fn require_live_tenant(
     match Tenant::find(conn, tenant_id)? {
         Some(tenant) if tenant.status != TenantStatus::Deleted => Ok(()),
         _ => Err(ProvisioningError::NotFound("no such tenant")),
+    }
+}
+
+/// Deletes (revokes) a client and every token it holds, in one transaction. Its row
+/// stays for the audit trail. The tenant's personal-access client cannot be deleted.
+pub fn delete_client(
+    db: &Database,
+    actor: &str,
+    tenant_id: TenantId,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> Result<RevocationCounts, ProvisioningError> {
+    let (actor, client_id) = (actor.to_owned(), client_id.to_owned());
+    db.write(move |conn| {
+        let client = live_client(conn, tenant_id, &client_id)?;
+        if client.personal_access {
+            return Err(ProvisioningError::Invalid(
+                "the personal-access client cannot be deleted",
+            ));
+        }
+        revoke_clients(conn, tenant_id, Some(&client_id), now)?;
+        let counts = revoke_tokens(conn, tenant_id, Revocation::Client(&client_id), now)?;
+        NewAuditEvent {
+            tenant_id,
+            actor: &actor,
+            action: "client.delete",
+            subject: Some(&client_id),
+            details: Some(serde_json::json!({
+                "revoked_access_tokens": counts.access_tokens,
+                "revoked_refresh_tokens": counts.refresh_tokens,
+            })),
+            created_at: now,
+        }
+        .insert(conn)?;
+        Ok(counts)
+    })
+}
+
+/// Gives a confidential client a new secret, returned this once; the old one stops
+/// working at once. Tokens already issued are not affected.
+pub fn rotate_client_secret(
+    db: &Database,
+    hasher: &SecretHasher,
+    actor: &str,
+    tenant_id: TenantId,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> Result<PlainSecret, ProvisioningError> {
+    let secret = PlainSecret::generate();
+    let secret_hash = hasher.hash_client_secret(client_id, &secret);
+    let (actor, client_id) = (actor.to_owned(), client_id.to_owned());
+    db.write(move |conn| {
+        let client = live_client(conn, tenant_id, &client_id)?;
+        if !client.is_confidential() {
+            return Err(ProvisioningError::Invalid("a public client has no secret"));
+        }
+        Client::set_secret_hash(conn, tenant_id, &client_id, &secret_hash, now)?;
+        NewAuditEvent {
+            tenant_id,
+            actor: &actor,
+            action: "client.secret.rotate",
+            subject: Some(&client_id),
+            details: None,
+            created_at: now,
+        }
+        .insert(conn)?;
+        Ok(())
+    })?;
+    Ok(secret)
+}
+
+/// Revokes the tenant's tokens — all, or a client's, or a user's — in one transaction.
+pub fn revoke_tenant_tokens(
+    db: &Database,
+    actor: &str,
+    tenant_id: TenantId,
+    filter: TokenFilter,
+    now: NaiveDateTime,
+) -> Result<RevocationCounts, ProvisioningError> {
+    let actor = actor.to_owned();
+    db.write(move |conn| {
+        require_live_tenant(conn, tenant_id)?;
+        let counts = match &filter {
+            TokenFilter::All => revoke_tokens(conn, tenant_id, Revocation::Tenant, now)?,
+            TokenFilter::Client(client_id) => {
+                revoke_tokens(conn, tenant_id, Revocation::Client(client_id), now)?
+            }
+            TokenFilter::User(user_id) => {
+                revoke_tokens(conn, tenant_id, Revocation::User(*user_id), now)?
+            }
+        };
+        NewAuditEvent {
+            tenant_id,
+            actor: &actor,
+            action: "tokens.revoke",
+            subject: None,
+            details: Some(serde_json::json!({
+                "filter": filter.describe(),
+                "revoked_access_tokens": counts.access_tokens,
+                "revoked_refresh_tokens": counts.refresh_tokens,
+            })),
+            created_at: now,
+        }
+        .insert(conn)?;
+        Ok(counts)
+    })
+}
+
+/// Which of a tenant's tokens a bulk revocation covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFilter {
+    All,
+    Client(String),
+    User(i64),
+}
+
+impl TokenFilter {
+    fn describe(&self) -> serde_json::Value {
+        match self {
+            Self::All => serde_json::json!("all"),
+            Self::Client(client_id) => serde_json::json!({ "client_id": client_id }),
+            Self::User(user_id) => serde_json::json!({ "user_id": user_id }),
+        }
+    }
+}
+
+/// The tenant's client, unless it is unknown in this tenant or already revoked.
+fn live_client(
+    conn: &mut crate::db::DbConnection,
+    tenant_id: TenantId,
+    client_id: &str,
+) -> Result<Client, ProvisioningError> {
+    require_live_tenant(conn, tenant_id)?;
+    match Client::find_in_tenant(conn, tenant_id, client_id)? {
+        Some(client) if client.revoked_at.is_none() => Ok(client),
+        _ => Err(ProvisioningError::NotFound("no such client")),
     }
 }

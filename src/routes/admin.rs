@@ -16,10 +16,12 @@ use serde_json::json;
 use super::bearer::{Bearer, BearerError};
 use crate::db::blocking;
 use crate::db::models::audit::AuditEvent;
+use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
-use crate::domain::{now, TenantId};
+use crate::db::models::token::RevocationCounts;
+use crate::domain::{now, GrantType, Scope, TenantId};
 use crate::error::AppError;
-use crate::provisioning::{self, ProvisioningError};
+use crate::provisioning::{self, ClientSpec, ProvisioningError, TokenFilter};
 use crate::startup::AppState;
 use crate::tenants::{self, LifecycleError};
 
@@ -113,7 +115,7 @@ impl From<ProvisioningError> for AppError {
             ProvisioningError::Conflict(description) => {
                 Self::rejected(StatusCode::CONFLICT, "conflict", description)
             }
-            ProvisioningError::NotFound(_) => Self::not_found("no such tenant"),
+            ProvisioningError::NotFound(description) => Self::not_found(description),
             ProvisioningError::Database(error) => error.into(),
         }
     }
@@ -297,4 +299,228 @@ pub async fn list_audit_events(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
+}
+
+fn client_json(client: &Client) -> serde_json::Value {
+    json!({
+        "client_id": client.id,
+        "tenant_id": client.tenant_id,
+        "name": client.name,
+        "grant_types": client.grant_types,
+        "scopes": client.scopes,
+        "confidential": client.is_confidential(),
+        "personal_access": client.personal_access,
+        "revoked": client.revoked_at.is_some(),
+        "created_at": rfc3339(client.created_at),
+    })
+}
+
+fn counts_json(counts: RevocationCounts) -> serde_json::Value {
+    json!({
+        "revoked_access_tokens": counts.access_tokens,
+        "revoked_refresh_tokens": counts.refresh_tokens,
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CreateClient {
+    name: String,
+    grant_types: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default = "confidential_by_default")]
+    confidential: bool,
+}
+
+fn confidential_by_default() -> bool {
+    true
+}
+
+impl CreateClient {
+    fn into_spec(self) -> Result<ClientSpec, AppError> {
+        let grant_types = self
+            .grant_types
+            .iter()
+            .map(|grant| grant.parse::<GrantType>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                AppError::invalid_request(
+                    "grant_types may hold client_credentials, password and refresh_token",
+                )
+            })?;
+        let scopes = Scope::from_tokens(&self.scopes).map_err(|_| {
+            AppError::rejected(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "a scope is malformed",
+            )
+        })?;
+        Ok(ClientSpec {
+            name: self.name,
+            grant_types,
+            scopes,
+            confidential: self.confidential,
+        })
+    }
+}
+
+/// `POST /admin/tenants/{id}/clients`: 201 with the client and, for a confidential
+/// client, its secret — shown this once.
+pub async fn create_client(
+    admin: Admin,
+    id: web::Path<i64>,
+    body: web::Json<CreateClient>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant_id = TenantId::new(id.into_inner());
+    admin.require_tenant(tenant_id)?;
+    let spec = body.into_inner().into_spec()?;
+    let oauth = state.oauth.clone();
+    let (client, secret) = blocking(move || {
+        provisioning::create_client(
+            &oauth.db,
+            &oauth.hasher,
+            admin.actor(),
+            tenant_id,
+            &spec,
+            now(),
+        )
+        .map_err(AppError::from)
+    })
+    .await?;
+    let mut body = client_json(&client);
+    body["client_secret"] = json!(secret.as_ref().map(|secret| secret.expose()));
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+/// `GET /admin/tenants/{id}/clients`.
+pub async fn list_clients(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant_id = TenantId::new(id.into_inner());
+    admin.require_tenant(tenant_id)?;
+    let db = state.db.clone();
+    let clients = blocking(move || {
+        db.read(|conn| Client::list(conn, tenant_id))
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "items": clients.iter().map(client_json).collect::<Vec<_>>() })))
+}
+
+/// `GET /admin/tenants/{id}/clients/{client_id}`: another tenant's client is 404.
+pub async fn get_client(
+    admin: Admin,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (tenant_id, client_id) = path.into_inner();
+    let tenant_id = TenantId::new(tenant_id);
+    admin.require_tenant(tenant_id)?;
+    let db = state.db.clone();
+    let client = blocking(move || {
+        db.read(|conn| Client::find_in_tenant(conn, tenant_id, &client_id))
+            .map_err(AppError::from)
+    })
+    .await?
+    .ok_or(AppError::not_found("no such client"))?;
+    Ok(HttpResponse::Ok().json(client_json(&client)))
+}
+
+/// `DELETE /admin/tenants/{id}/clients/{client_id}`: revokes the client and its tokens.
+pub async fn delete_client(
+    admin: Admin,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (tenant_id, client_id) = path.into_inner();
+    let tenant_id = TenantId::new(tenant_id);
+    admin.require_tenant(tenant_id)?;
+    let db = state.db.clone();
+    let shown_id = client_id.clone();
+    let counts = blocking(move || {
+        provisioning::delete_client(&db, admin.actor(), tenant_id, &client_id, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    let mut body = counts_json(counts);
+    body["client_id"] = json!(shown_id);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /admin/tenants/{id}/clients/{client_id}/secret`: a new secret, shown this once.
+pub async fn rotate_client_secret(
+    admin: Admin,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (tenant_id, client_id) = path.into_inner();
+    let tenant_id = TenantId::new(tenant_id);
+    admin.require_tenant(tenant_id)?;
+    let oauth = state.oauth.clone();
+    let shown_id = client_id.clone();
+    let secret = blocking(move || {
+        provisioning::rotate_client_secret(
+            &oauth.db,
+            &oauth.hasher,
+            admin.actor(),
+            tenant_id,
+            &client_id,
+            now(),
+        )
+        .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "client_id": shown_id, "client_secret": secret.expose() })))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokens {
+    client_id: Option<String>,
+    user_id: Option<i64>,
+}
+
+/// `POST /admin/tenants/{id}/revoke-tokens` with an optional `client_id` or `user_id`.
+pub async fn revoke_tokens(
+    admin: Admin,
+    id: web::Path<i64>,
+    body: Option<web::Json<RevokeTokens>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant_id = TenantId::new(id.into_inner());
+    admin.require_tenant(tenant_id)?;
+    let filter = match body.map(web::Json::into_inner).unwrap_or_default() {
+        RevokeTokens {
+            client_id: None,
+            user_id: None,
+        } => TokenFilter::All,
+        RevokeTokens {
+            client_id: Some(client_id),
+            user_id: None,
+        } => TokenFilter::Client(client_id),
+        RevokeTokens {
+            client_id: None,
+            user_id: Some(user_id),
+        } => TokenFilter::User(user_id),
+        _ => {
+            return Err(AppError::invalid_request(
+                "give client_id or user_id, not both",
+            ))
+        }
+    };
+    let db = state.db.clone();
+    let counts = blocking(move || {
+        provisioning::revoke_tenant_tokens(&db, admin.actor(), tenant_id, filter, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(counts_json(counts)))
 }

@@ -93,6 +93,24 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/admin/tenants/{id}/audit-events",
             web::get().to(admin::list_audit_events),
         )
+        .service(
+            web::resource("/admin/tenants/{id}/clients")
+                .route(web::post().to(admin::create_client))
+                .route(web::get().to(admin::list_clients)),
+        )
+        .service(
+            web::resource("/admin/tenants/{id}/clients/{client_id}")
+                .route(web::get().to(admin::get_client))
+                .route(web::delete().to(admin::delete_client)),
+        )
+        .route(
+            "/admin/tenants/{id}/clients/{client_id}/secret",
+            web::post().to(admin::rotate_client_secret),
+        )
+        .route(
+            "/admin/tenants/{id}/revoke-tokens",
+            web::post().to(admin::revoke_tokens),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod admin_clients;
 mod admin_tenants;
 mod cli;
 mod health;

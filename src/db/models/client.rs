@@ -192,3 +192,55 @@ pub fn revoke_clients(
         ))
         .execute(conn)?)
 }
+
+impl Client {
+    /// The tenant's clients in creation order (any state).
+    pub fn list(conn: &mut DbConnection, tenant_id: TenantId) -> Result<Vec<Client>, DbError> {
+        oauth_clients::table
+            .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+            .order((oauth_clients::created_at.asc(), oauth_clients::id.asc()))
+            .select(ClientRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Client::try_from)
+            .collect()
+    }
+
+    /// The client with this id **in this tenant**: another tenant's client is not found.
+    pub fn find_in_tenant(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: &str,
+    ) -> Result<Option<Client>, DbError> {
+        load_unique(
+            oauth_clients::table
+                .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_clients::id.eq(id))
+                .select(ClientRow::as_select()),
+            conn,
+        )?
+        .map(Client::try_from)
+        .transpose()
+    }
+
+    /// Replaces the stored hash of the client's secret.
+    pub fn set_secret_hash(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: &str,
+        secret_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(
+            oauth_clients::table
+                .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_clients::id.eq(id)),
+        )
+        .set((
+            oauth_clients::secret_hash.eq(secret_hash),
+            oauth_clients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The admin API for a tenant's clients and tokens.
+
+use reqwest::Method;
+use tenauth::domain::{GrantType, TenantId};
+
+use crate::helpers::{json_with_status, spawn_app, Fixture, TestApp, TestClient};
+use crate::introspection::introspect;
+
+async fn admin_token(app: &TestApp, tenant_id: TenantId, scope: &str) -> String {
+    let client = app.provision_client(tenant_id, &[GrantType::ClientCredentials], scope, true);
+    json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+fn client_from(body: &serde_json::Value) -> TestClient {
+    TestClient {
+        id: body["client_id"].as_str().unwrap().to_owned(),
+        secret: body["client_secret"].as_str().map(str::to_owned),
+    }
+}
+
+async fn all_inactive(app: &TestApp, caller: &TestClient, tokens: &[String]) -> bool {
+    for token in tokens {
+        if introspect(app, caller, token).await["active"] != false {
+            return false;
+        }
+    }
+    true
+}
+
+async fn issue_some(app: &TestApp, fixture: &Fixture) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        tokens.push(
+            json_with_status(app.client_credentials(&fixture.client, None).await, 200).await
+                ["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let login = json_with_status(app.password_grant(fixture, None).await, 200).await;
+    tokens.push(login["access_token"].as_str().unwrap().to_owned());
+    tokens.push(login["refresh_token"].as_str().unwrap().to_owned());
+    tokens
+}
+
+both_backends! {
+    async fn a_tenant_admin_creates_reads_and_lists_its_clients(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let globex = app.provision_tenant("globex");
+        let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let path = format!("/admin/tenants/{}/clients", acme.tenant_id);
+
+        let created = call(&app, Method::POST, &path, &token, Some(serde_json::json!({"name": "backend", "grant_types": ["client_credentials"], "scopes": ["read"]}))).await;
+
+        assert_eq!(created.headers()["cache-control"], "no-store");
+        let created = json_with_status(created, 201).await;
+        assert_eq!(created["tenant_id"], acme.tenant_id.get());
+        assert_eq!(created["confidential"], true);
+        assert!(created["client_secret"].as_str().unwrap().len() >= 43);
+        let client = client_from(&created);
+        let issued = json_with_status(app.client_credentials(&client, None).await, 200).await;
+        assert_eq!(crate::helpers::jwt_claims(issued["access_token"].as_str().unwrap())["tenant_id"], acme.tenant_id.get());
+
+        let listed = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        assert!(listed["items"].as_array().unwrap().iter().any(|item| item["client_id"] == created["client_id"]));
+        assert!(!listed.to_string().contains(client.secret.as_deref().unwrap()), "never a secret again");
+        let one = json_with_status(call(&app, Method::GET, &format!("{path}/{}", client.id), &token, None).await, 200).await;
+        assert!(one.get("client_secret").is_none());
+        let foreign = call(&app, Method::GET, &format!("{path}/{}", globex.client.id), &token, None).await;
+        assert_eq!(foreign.status(), 404, "another tenant's client id is unknown here");
+        let other_tenant = call(&app, Method::GET, &format!("/admin/tenants/{}/clients", globex.tenant_id), &token, None).await;
+        assert_eq!(other_tenant.status(), 403);
+
+        for (body, error) in [
+            (serde_json::json!({"name": "x", "grant_types": ["client_credentials"], "scopes": ["admin"]}), "invalid_request"),
+            (serde_json::json!({"name": "x", "grant_types": ["implicit"]}), "invalid_request"),
+            (serde_json::json!({"name": "x", "grant_types": ["client_credentials"], "confidential": false}), "invalid_request"),
+            (serde_json::json!({"name": "x", "grant_types": ["password"], "scopes": ["bad scope"]}), "invalid_scope"),
+            (serde_json::json!({"grant_types": ["password"]}), "invalid_request"),
+        ] {
+            let refused = json_with_status(call(&app, Method::POST, &path, &token, Some(body.clone())).await, 400).await;
+            assert_eq!(refused["error"], error, "{body}");
+        }
+        let public = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"name": "spa", "grant_types": ["password", "refresh_token"], "confidential": false}))).await, 201).await;
+        assert_eq!(public["client_secret"], serde_json::Value::Null);
+    }
+
+    async fn rotating_a_secret_retires_the_old_one_and_keeps_issued_tokens(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let token = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let issued = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        let path = format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, acme.client.id);
+
+        let rotated = call(&app, Method::POST, &path, &token, None).await;
+
+        assert_eq!(rotated.headers()["cache-control"], "no-store");
+        let rotated = json_with_status(rotated, 200).await;
+        let renewed = client_from(&rotated);
+        assert_ne!(renewed.secret, acme.client.secret);
+        assert_eq!(app.client_credentials(&acme.client, None).await.status(), 401, "the old secret is refused");
+        json_with_status(app.client_credentials(&renewed, None).await, 200).await;
+        assert_eq!(introspect(&app, &renewed, issued["access_token"].as_str().unwrap()).await["active"], true);
+        let public = app.provision_client(acme.tenant_id, &[GrantType::Password], "", false);
+        let refused = call(&app, Method::POST, &format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, public.id), &token, None).await;
+        assert_eq!(refused.status(), 400);
+    }
+
+    async fn deleting_a_client_revokes_it_and_every_token_it_holds(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let observer = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "", true);
+        let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let tokens = issue_some(&app, &acme).await;
+        let path = format!("/admin/tenants/{}/clients/{}", acme.tenant_id, acme.client.id);
+
+        let receipt = json_with_status(call(&app, Method::DELETE, &path, &token, None).await, 200).await;
+
+        assert_eq!(receipt, serde_json::json!({"client_id": acme.client.id, "revoked_access_tokens": 3, "revoked_refresh_tokens": 1}));
+        assert!(all_inactive(&app, &observer, &tokens).await);
+        assert_eq!(app.client_credentials(&acme.client, None).await.status(), 401);
+        let shown = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        assert_eq!(shown["revoked"], true);
+        assert_eq!(call(&app, Method::DELETE, &path, &token, None).await.status(), 404, "deleting twice");
+        let clients = json_with_status(call(&app, Method::GET, &format!("/admin/tenants/{}/clients", acme.tenant_id), &token, None).await, 200).await;
+        let personal = clients["items"].as_array().unwrap().iter().find(|client| client["personal_access"] == true).unwrap();
+        let refused = call(&app, Method::DELETE, &format!("/admin/tenants/{}/clients/{}", acme.tenant_id, personal["client_id"].as_str().unwrap()), &token, None).await;
+        assert_eq!(refused.status(), 400);
+    }
+
+    async fn bulk_revocation_by_user_by_client_or_all_returns_counts(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let observer = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "", true);
+        let token = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let path = format!("/admin/tenants/{}/revoke-tokens", acme.tenant_id);
+
+        let tokens = issue_some(&app, &acme).await;
+        let by_user = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"user_id": acme.user_id}))).await, 200).await;
+        assert_eq!(by_user, serde_json::json!({"revoked_access_tokens": 1, "revoked_refresh_tokens": 1}));
+        assert!(all_inactive(&app, &observer, &tokens[2..]).await);
+        assert!(!all_inactive(&app, &observer, &tokens[..1]).await, "client tokens survive a user revocation");
+
+        let by_client = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"client_id": acme.client.id}))).await, 200).await;
+        assert_eq!(by_client, serde_json::json!({"revoked_access_tokens": 2, "revoked_refresh_tokens": 0}));
+        assert!(all_inactive(&app, &observer, &tokens).await);
+
+        let fresh = issue_some(&app, &acme).await;
+        let all = json_with_status(call(&app, Method::POST, &path, &token, None).await, 200).await;
+        assert_eq!(all["revoked_refresh_tokens"], 1);
+        assert!(all["revoked_access_tokens"].as_u64().unwrap() >= 3);
+        assert!(all_inactive(&app, &observer, &fresh).await);
+        json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+
+        let both = call(&app, Method::POST, &path, &token, Some(serde_json::json!({"user_id": 1, "client_id": "x"}))).await;
+        assert_eq!(both.status(), 400);
+    }
+}

@@ -10,7 +10,7 @@ use crate::db::models::audit::NewAuditEvent;
 use crate::db::models::client::{revoke_clients, Client, NewClient};
 use crate::db::models::tenant::{NewTenant, Tenant};
 use crate::db::models::token::{revoke_tokens, Revocation, RevocationCounts};
-use crate::db::models::user::NewUser;
+use crate::db::models::user::{NewUser, User};
 use crate::db::{Database, DbError};
 use crate::domain::{
     ClientId, GrantType, Password, PlainSecret, Scope, TenantId, TenantStatus, Username,
@@ -382,4 +382,111 @@ fn live_client(
         Some(client) if client.revoked_at.is_none() => Ok(client),
         _ => Err(ProvisioningError::NotFound("no such client")),
     }
+}
+
+/// Sets a user's password and revokes every token the user holds, in one transaction.
+pub fn change_password(
+    db: &Database,
+    actor: &str,
+    tenant_id: TenantId,
+    user_id: i64,
+    password: String,
+    now: NaiveDateTime,
+) -> Result<RevocationCounts, ProvisioningError> {
+    let password = Password::new(password)
+        .map_err(|_| ProvisioningError::Invalid("a password is 8 to 1024 characters"))?;
+    let password_hash = hash_password(&password);
+    let actor = actor.to_owned();
+    db.write(move |conn| {
+        live_user(conn, tenant_id, user_id)?;
+        User::set_password_hash(conn, tenant_id, user_id, &password_hash, now)?;
+        let counts = revoke_tokens(conn, tenant_id, Revocation::User(user_id), now)?;
+        user_audit(
+            conn,
+            tenant_id,
+            &actor,
+            "user.password",
+            user_id,
+            counts,
+            now,
+        )?;
+        Ok(counts)
+    })
+}
+
+/// Disables a user: it can no longer log in, and its tokens introspect inactive.
+pub fn disable_user(
+    db: &Database,
+    actor: &str,
+    tenant_id: TenantId,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), ProvisioningError> {
+    let actor = actor.to_owned();
+    db.write(move |conn| {
+        live_user(conn, tenant_id, user_id)?;
+        User::disable(conn, tenant_id, user_id, now)?;
+        user_audit(
+            conn,
+            tenant_id,
+            &actor,
+            "user.disable",
+            user_id,
+            RevocationCounts::default(),
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// Deletes a user and revokes every token it holds, in one transaction (see
+/// [`User::mark_deleted`] for what stays).
+pub fn delete_user(
+    db: &Database,
+    actor: &str,
+    tenant_id: TenantId,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<RevocationCounts, ProvisioningError> {
+    let actor = actor.to_owned();
+    db.write(move |conn| {
+        live_user(conn, tenant_id, user_id)?;
+        User::mark_deleted(conn, tenant_id, user_id, now)?;
+        let counts = revoke_tokens(conn, tenant_id, Revocation::User(user_id), now)?;
+        user_audit(conn, tenant_id, &actor, "user.delete", user_id, counts, now)?;
+        Ok(counts)
+    })
+}
+
+fn live_user(
+    conn: &mut crate::db::DbConnection,
+    tenant_id: TenantId,
+    user_id: i64,
+) -> Result<User, ProvisioningError> {
+    require_live_tenant(conn, tenant_id)?;
+    User::find_in_tenant(conn, tenant_id, user_id)?
+        .ok_or(ProvisioningError::NotFound("no such user"))
+}
+
+fn user_audit(
+    conn: &mut crate::db::DbConnection,
+    tenant_id: TenantId,
+    actor: &str,
+    action: &str,
+    user_id: i64,
+    counts: RevocationCounts,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    NewAuditEvent {
+        tenant_id,
+        actor,
+        action,
+        subject: Some(&user_id.to_string()),
+        details: Some(serde_json::json!({
+            "revoked_access_tokens": counts.access_tokens,
+            "revoked_refresh_tokens": counts.refresh_tokens,
+        })),
+        created_at: now,
+    }
+    .insert(conn)
 }

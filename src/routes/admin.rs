@@ -19,6 +19,7 @@ use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
 use crate::db::models::token::RevocationCounts;
+use crate::db::models::user::User;
 use crate::domain::{now, GrantType, Scope, TenantId};
 use crate::error::AppError;
 use crate::provisioning::{self, ClientSpec, ProvisioningError, TokenFilter};
@@ -523,4 +524,122 @@ pub async fn revoke_tokens(
     })
     .await?;
     Ok(HttpResponse::Ok().json(counts_json(counts)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CreateUser {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NewPassword {
+    password: String,
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "tenant_id": user.tenant_id,
+        "disabled": user.disabled,
+        "created_at": rfc3339(user.created_at),
+    })
+}
+
+/// `POST /admin/tenants/{id}/users`: 201 `{"id","username","tenant_id"}`.
+pub async fn create_user(
+    admin: Admin,
+    id: web::Path<i64>,
+    body: web::Json<CreateUser>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant_id = TenantId::new(id.into_inner());
+    admin.require_tenant(tenant_id)?;
+    let CreateUser { username, password } = body.into_inner();
+    let db = state.db.clone();
+    let user = blocking(move || {
+        provisioning::create_user(&db, admin.actor(), tenant_id, &username, password, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// `GET /admin/tenants/{id}/users`: the users that are not deleted.
+pub async fn list_users(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant_id = TenantId::new(id.into_inner());
+    admin.require_tenant(tenant_id)?;
+    let db = state.db.clone();
+    let users = blocking(move || {
+        db.read(|conn| User::list(conn, tenant_id))
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({ "items": users.iter().map(user_json).collect::<Vec<_>>() })),
+    )
+}
+
+/// `PUT /admin/tenants/{id}/users/{user_id}/password`: revokes all the user's tokens.
+pub async fn change_password(
+    admin: Admin,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<NewPassword>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (tenant_id, user_id) = path.into_inner();
+    let tenant_id = TenantId::new(tenant_id);
+    admin.require_tenant(tenant_id)?;
+    let password = body.into_inner().password;
+    let db = state.db.clone();
+    let counts = blocking(move || {
+        provisioning::change_password(&db, admin.actor(), tenant_id, user_id, password, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(counts_json(counts)))
+}
+
+/// `POST /admin/tenants/{id}/users/{user_id}/disable`.
+pub async fn disable_user(
+    admin: Admin,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (tenant_id, user_id) = path.into_inner();
+    let tenant_id = TenantId::new(tenant_id);
+    admin.require_tenant(tenant_id)?;
+    let db = state.db.clone();
+    blocking(move || {
+        provisioning::disable_user(&db, admin.actor(), tenant_id, user_id, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "id": user_id, "tenant_id": tenant_id, "disabled": true })))
+}
+
+/// `DELETE /admin/tenants/{id}/users/{user_id}`: revokes all the user's tokens.
+pub async fn delete_user(
+    admin: Admin,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (tenant_id, user_id) = path.into_inner();
+    let tenant_id = TenantId::new(tenant_id);
+    admin.require_tenant(tenant_id)?;
+    let db = state.db.clone();
+    let counts = blocking(move || {
+        provisioning::delete_user(&db, admin.actor(), tenant_id, user_id, now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    let mut body = counts_json(counts);
+    body["id"] = json!(user_id);
+    Ok(HttpResponse::Ok().json(body))
 }

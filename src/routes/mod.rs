@@ -111,6 +111,23 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/admin/tenants/{id}/revoke-tokens",
             web::post().to(admin::revoke_tokens),
         )
+        .service(
+            web::resource("/admin/tenants/{id}/users")
+                .route(web::post().to(admin::create_user))
+                .route(web::get().to(admin::list_users)),
+        )
+        .route(
+            "/admin/tenants/{id}/users/{user_id}",
+            web::delete().to(admin::delete_user),
+        )
+        .route(
+            "/admin/tenants/{id}/users/{user_id}/password",
+            web::put().to(admin::change_password),
+        )
+        .route(
+            "/admin/tenants/{id}/users/{user_id}/disable",
+            web::post().to(admin::disable_user),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin_clients;
 mod admin_tenants;
+mod admin_users;
 mod cli;
 mod health;
 mod introspection;

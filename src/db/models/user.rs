@@ -16,6 +16,7 @@ pub struct User {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -81,5 +82,76 @@ impl User {
         .set((users::disabled.eq(true), users::updated_at.eq(now)))
         .execute(conn)?;
         Ok(updated == 1)
+    }
+}
+
+impl User {
+    /// The tenant's users that are not deleted, in id order.
+    pub fn list(conn: &mut DbConnection, tenant_id: TenantId) -> Result<Vec<User>, DbError> {
+        Ok(users::table
+            .filter(users::tenant_id.eq(tenant_id.get()))
+            .filter(users::deleted_at.is_null())
+            .order(users::id.asc())
+            .select(User::as_select())
+            .load(conn)?)
+    }
+
+    /// The user with this id **in this tenant**, unless deleted.
+    pub fn find_in_tenant(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: i64,
+    ) -> Result<Option<User>, DbError> {
+        Ok(load_unique(
+            users::table
+                .filter(users::tenant_id.eq(tenant_id.get()))
+                .filter(users::id.eq(id))
+                .filter(users::deleted_at.is_null())
+                .select(User::as_select()),
+            conn,
+        )?)
+    }
+
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: i64,
+        password_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(
+            users::table
+                .filter(users::tenant_id.eq(tenant_id.get()))
+                .filter(users::id.eq(id)),
+        )
+        .set((
+            users::password_hash.eq(password_hash),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// Marks the user deleted: disabled, and renamed to a tombstone no real username can
+    /// be (it has spaces), so the name is free again. The row stays: tokens reference it.
+    pub fn mark_deleted(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: i64,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(
+            users::table
+                .filter(users::tenant_id.eq(tenant_id.get()))
+                .filter(users::id.eq(id)),
+        )
+        .set((
+            users::username.eq(format!("deleted user {id}")),
+            users::disabled.eq(true),
+            users::updated_at.eq(now),
+            users::deleted_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(())
     }
 }

@@ -18,7 +18,7 @@ use crate::db::blocking;
 use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
-use crate::db::models::token::RevocationCounts;
+use crate::db::models::token::{AccessTokenSummary, RevocationCounts, TokenQuery};
 use crate::db::models::user::User;
 use crate::domain::{now, GrantType, Scope, TenantId};
 use crate::error::AppError;
@@ -642,4 +642,67 @@ pub async fn delete_user(
     let mut body = counts_json(counts);
     body["id"] = json!(user_id);
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// `?active=&client_id=&user_id=&limit=&after=` of the token listing.
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenListing {
+    active: Option<bool>,
+    client_id: Option<String>,
+    user_id: Option<i64>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /admin/tenants/{id}/tokens`: access-token metadata, oldest first; never a value.
+pub async fn list_tokens(
+    admin: Admin,
+    id: web::Path<i64>,
+    listing: web::Query<TokenListing>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant_id = TenantId::new(id.into_inner());
+    admin.require_tenant(tenant_id)?;
+    let listing = listing.into_inner();
+    let limit = Page {
+        limit: listing.limit,
+        after: None,
+        before: None,
+    }
+    .limit()?;
+    let query = TokenQuery {
+        active: listing.active,
+        client_id: listing.client_id,
+        user_id: listing.user_id,
+        after: listing.after,
+        limit,
+    };
+    let db = state.db.clone();
+    let current = now();
+    let tokens = blocking(move || {
+        db.read(|conn| AccessTokenSummary::list(conn, tenant_id, &query, current))
+            .map_err(AppError::from)
+    })
+    .await?;
+    let next = (tokens.len() as i64 == limit)
+        .then(|| tokens.last().map(|token| token.id.clone()))
+        .flatten();
+    let items: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            json!({
+                "id": token.id,
+                "kind": token.kind,
+                "client_id": token.client_id,
+                "user_id": token.user_id,
+                "name": token.name,
+                "scopes": token.scopes.split_whitespace().collect::<Vec<_>>(),
+                "created_at": rfc3339(token.created_at),
+                "expires_at": rfc3339(token.expires_at),
+                "revoked_at": token.revoked_at.map(rfc3339),
+                "active": token.revoked_at.is_none() && token.expires_at > current,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
 }

@@ -128,6 +128,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/admin/tenants/{id}/users/{user_id}/disable",
             web::post().to(admin::disable_user),
         )
+        .route(
+            "/admin/tenants/{id}/tokens",
+            web::get().to(admin::list_tokens),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -175,3 +175,38 @@ both_backends! {
         assert_eq!(both.status(), 400);
     }
 }
+
+both_backends! {
+    async fn the_token_listing_shows_metadata_filtered_and_paginated_never_a_value(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let tokens = issue_some(&app, &acme).await;
+        let revoke = app.http.post(app.url("/oauth/revoke")).basic_auth(&acme.client.id, acme.client.secret.as_deref())
+            .form(&[("token", tokens[0].as_str())]).send().await.unwrap();
+        assert_eq!(revoke.status(), 200);
+        let path = format!("/admin/tenants/{}/tokens", acme.tenant_id);
+
+        let all = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        let items = all["items"].as_array().unwrap();
+        assert_eq!(items.len(), 4, "three of the client, plus the admin's own: {all}");
+        for value in &tokens {
+            assert!(!all.to_string().contains(value.as_str()), "no token value in the listing");
+        }
+        let active = json_with_status(call(&app, Method::GET, &format!("{path}?active=true&client_id={}", acme.client.id), &token, None).await, 200).await;
+        assert_eq!(active["items"].as_array().unwrap().len(), 2);
+        let inactive = json_with_status(call(&app, Method::GET, &format!("{path}?active=false"), &token, None).await, 200).await;
+        assert_eq!(inactive["items"].as_array().unwrap().len(), 1);
+        assert_eq!(inactive["items"][0]["active"], false);
+        let users = json_with_status(call(&app, Method::GET, &format!("{path}?user_id={}", acme.user_id), &token, None).await, 200).await;
+        assert_eq!(users["items"].as_array().unwrap().len(), 1);
+        assert_eq!(users["items"][0]["kind"], "password");
+
+        let first = json_with_status(call(&app, Method::GET, &format!("{path}?limit=3"), &token, None).await, 200).await;
+        let after = first["next"].as_str().unwrap();
+        let rest = json_with_status(call(&app, Method::GET, &format!("{path}?limit=3&after={after}"), &token, None).await, 200).await;
+        assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+        assert_eq!(rest["next"], serde_json::Value::Null);
+        assert_eq!(call(&app, Method::GET, &format!("{path}?active=maybe"), &token, None).await.status(), 400);
+    }
+}

@@ -551,3 +551,72 @@ pub fn revoke_tokens(
         refresh_tokens,
     })
 }
+
+/// An access token's metadata for the admin API (never its value).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_access_tokens)]
+pub struct AccessTokenSummary {
+    pub id: String,
+    pub kind: String,
+    pub client_id: String,
+    pub user_id: Option<i64>,
+    pub name: Option<String>,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// Which access tokens a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct TokenQuery {
+    /// `Some(true)`: only unrevoked, unexpired ones at `now`; `Some(false)`: only the others.
+    pub active: Option<bool>,
+    pub client_id: Option<String>,
+    pub user_id: Option<i64>,
+    /// Cursor: tokens with a greater id (ids are time-ordered UUIDv7s).
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+impl AccessTokenSummary {
+    /// The tenant's access tokens matching `query`, oldest first.
+    pub fn list(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        query: &TokenQuery,
+        now: NaiveDateTime,
+    ) -> Result<Vec<AccessTokenSummary>, DbError> {
+        let mut select = oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .select(AccessTokenSummary::as_select())
+            .order(oauth_access_tokens::id.asc())
+            .limit(query.limit)
+            .into_boxed();
+        match query.active {
+            Some(true) => {
+                select = select
+                    .filter(oauth_access_tokens::revoked_at.is_null())
+                    .filter(oauth_access_tokens::expires_at.gt(now))
+            }
+            Some(false) => {
+                select = select.filter(
+                    oauth_access_tokens::revoked_at
+                        .is_not_null()
+                        .or(oauth_access_tokens::expires_at.le(now)),
+                )
+            }
+            None => {}
+        }
+        if let Some(client_id) = &query.client_id {
+            select = select.filter(oauth_access_tokens::client_id.eq(client_id.clone()));
+        }
+        if let Some(user_id) = query.user_id {
+            select = select.filter(oauth_access_tokens::user_id.eq(user_id));
+        }
+        if let Some(after) = &query.after {
+            select = select.filter(oauth_access_tokens::id.gt(after.clone()));
+        }
+        Ok(select.load(conn)?)
+    }
+}

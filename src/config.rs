@@ -144,6 +144,15 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub personal_token_ttl: u64,
 
+    /// Seconds between purges of long-expired and long-revoked tokens while serving; 0 disables.
+    #[arg(
+        long,
+        env = "TENAUTH_PURGE_INTERVAL",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub purge_interval: u64,
+
     /// Log filter in env_logger syntax, e.g. `info` or `tenauth=debug,actix_web=warn`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -160,6 +169,8 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub personal_token_ttl: Duration,
+    /// `None`: no scheduled purge.
+    pub purge_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -174,6 +185,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             personal_token_ttl: Duration::from_secs(365 * 86_400),
+            purge_interval: Some(Duration::from_secs(3600)),
         }
     }
 
@@ -211,6 +223,8 @@ impl TryFrom<SettingsArgs> for Settings {
             access_token_ttl: Duration::from_secs(args.access_token_ttl),
             refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
             personal_token_ttl: Duration::from_secs(args.personal_token_ttl),
+            purge_interval: (args.purge_interval > 0)
+                .then(|| Duration::from_secs(args.purge_interval)),
         })
     }
 }

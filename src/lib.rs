@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod oauth;
 pub mod provisioning;
+pub mod purge;
 pub mod routes;
 pub mod startup;
 pub mod tenants;

@@ -41,6 +41,14 @@ enum Command {
     },
     /// Create a platform admin client (client_credentials, scope `admin`) and print its credentials once.
     Bootstrap(Output),
+    /// Delete access and refresh tokens that expired or were revoked more than DAYS ago, in batches.
+    Purge {
+        /// Retention in days.
+        #[arg(long, default_value_t = 7)]
+        older_than: u64,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -153,6 +161,7 @@ fn main() -> ExitCode {
             })
             .map_err(|error| error.to_string()),
         Command::Bootstrap(output) => bootstrap(&settings, &output),
+        Command::Purge { older_than, output } => purge(&settings, older_than, &output),
         Command::Tenant {
             command: TenantCommand::Create { slug, name, output },
         } => create_tenant(&settings, &slug, &name, &output),
@@ -277,6 +286,25 @@ fn bootstrap(settings: &Settings, output: &Output) -> Result<(), String> {
         format!(
             "platform admin client created (shown once, keep the secret safe):\nclient_id: {}\nclient_secret: {secret}",
             client.id
+        ),
+    );
+    Ok(())
+}
+
+fn purge(settings: &Settings, older_than_days: u64, output: &Output) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let retention = std::time::Duration::from_secs(older_than_days.saturating_mul(86_400));
+    let deleted = tenauth::purge::purge_tokens(&db, retention, now())
+        .map_err(|error| format!("purge failed: {error}"))?;
+    print(
+        output,
+        json!({
+            "deleted_access_tokens": deleted.access_tokens,
+            "deleted_refresh_tokens": deleted.refresh_tokens,
+        }),
+        format!(
+            "deleted {} access tokens and {} refresh tokens that expired or were revoked over {older_than_days} days ago",
+            deleted.access_tokens, deleted.refresh_tokens
         ),
     );
     Ok(())

@@ -84,6 +84,9 @@ impl Application {
         let issuer = settings.issuer_for(address);
         log::info!("tenauth listening on http://{address} (issuer {issuer}, database {url})");
 
+        if let Some(interval) = settings.purge_interval {
+            crate::purge::spawn_schedule(db.clone(), interval, crate::purge::DEFAULT_RETENTION);
+        }
         let hasher = SecretHasher::new(&load_or_generate_secret_hash_key(&settings.keys_dir)?);
         let state = web::Data::new(AppState {
             oauth: Arc::new(OAuthServer {

@@ -14,6 +14,7 @@ mod introspection;
 mod keys;
 mod migrations;
 mod personal_tokens;
+mod purge;
 mod refresh;
 mod revocation;
 mod secrets_at_rest;

@@ -620,3 +620,44 @@ impl AccessTokenSummary {
         Ok(select.load(conn)?)
     }
 }
+
+/// Deletes up to `batch` access tokens and up to `batch` refresh tokens that expired or
+/// were revoked before `cutoff`; returns how many of each. A used refresh token that has
+/// not expired stays: reuse detection needs it until then. (The ids are read first and
+/// deleted by key: diesel does not take a limited subselect as a delete filter.)
+pub fn purge_batch(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+    batch: i64,
+) -> Result<RevocationCounts, DbError> {
+    let stale_access: Vec<String> = oauth_access_tokens::table
+        .filter(
+            oauth_access_tokens::expires_at
+                .lt(cutoff)
+                .or(oauth_access_tokens::revoked_at.lt(cutoff)),
+        )
+        .select(oauth_access_tokens::id)
+        .limit(batch)
+        .load(conn)?;
+    let access_tokens = diesel::delete(
+        oauth_access_tokens::table.filter(oauth_access_tokens::id.eq_any(&stale_access)),
+    )
+    .execute(conn)?;
+    let stale_refresh: Vec<String> = oauth_refresh_tokens::table
+        .filter(
+            oauth_refresh_tokens::expires_at
+                .lt(cutoff)
+                .or(oauth_refresh_tokens::revoked_at.lt(cutoff)),
+        )
+        .select(oauth_refresh_tokens::id)
+        .limit(batch)
+        .load(conn)?;
+    let refresh_tokens = diesel::delete(
+        oauth_refresh_tokens::table.filter(oauth_refresh_tokens::id.eq_any(&stale_refresh)),
+    )
+    .execute(conn)?;
+    Ok(RevocationCounts {
+        access_tokens,
+        refresh_tokens,
+    })
+}

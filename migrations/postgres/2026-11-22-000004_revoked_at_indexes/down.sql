@@ -1,0 +1,2 @@
+DROP INDEX oauth_refresh_tokens_revoked_at;
+DROP INDEX oauth_access_tokens_revoked_at;

@@ -91,6 +91,13 @@ enum TenantCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Erase a deleted tenant: remove every row of it, keeping one audit event that it happened.
+    Erase {
+        /// The tenant's id.
+        id: i64,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +172,9 @@ fn main() -> ExitCode {
         Command::Tenant {
             command: TenantCommand::Create { slug, name, output },
         } => create_tenant(&settings, &slug, &name, &output),
+        Command::Tenant {
+            command: TenantCommand::Erase { id, output },
+        } => erase_tenant(&settings, TenantId::new(id), &output),
         Command::Client {
             command:
                 ClientCommand::Create {
@@ -305,6 +315,21 @@ fn purge(settings: &Settings, older_than_days: u64, output: &Output) -> Result<(
         format!(
             "deleted {} access tokens and {} refresh tokens that expired or were revoked over {older_than_days} days ago",
             deleted.access_tokens, deleted.refresh_tokens
+        ),
+    );
+    Ok(())
+}
+
+fn erase_tenant(settings: &Settings, id: TenantId, output: &Output) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let erased = tenauth::tenants::erase_tenant(&db, CLI_ACTOR, id, now())
+        .map_err(|error| error.to_string())?;
+    print(
+        output,
+        json!({ "id": id, "erased": erased }),
+        format!(
+            "tenant {id} erased: {} access tokens, {} refresh tokens, {} clients, {} users, {} audit events",
+            erased.access_tokens, erased.refresh_tokens, erased.clients, erased.users, erased.audit_events
         ),
     );
     Ok(())

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::audit::NewAuditEvent;
 use crate::db::models::client::revoke_clients;
-use crate::db::models::tenant::Tenant;
+use crate::db::models::tenant::{Erasure, Tenant};
 use crate::db::models::token::{revoke_tokens, Revocation};
 use crate::db::{Database, DbError};
 use crate::domain::{TenantId, TenantStatus};
@@ -151,4 +151,36 @@ fn audit(
         created_at: now,
     }
     .insert(conn)
+}
+
+/// Erases a **deleted** tenant (the right to erasure): every row of it goes, in one
+/// transaction, and one audit event records that it happened and how much went.
+pub fn erase_tenant(
+    db: &Database,
+    actor: &str,
+    id: TenantId,
+    now: NaiveDateTime,
+) -> Result<Erasure, LifecycleError> {
+    let actor = actor.to_owned();
+    db.write(move |conn| {
+        match Tenant::lock_for_update(conn, id)? {
+            None => return Err(LifecycleError::NotFound),
+            Some(tenant) if tenant.status != TenantStatus::Deleted => {
+                return Err(LifecycleError::Invalid(
+                    "only a deleted tenant can be erased",
+                ))
+            }
+            Some(_) => {}
+        }
+        let erasure = Tenant::erase_rows(conn, id, now)?;
+        audit(
+            conn,
+            id,
+            &actor,
+            "tenant.erase",
+            Some(serde_json::json!(erasure)),
+            now,
+        )?;
+        Ok(erasure)
+    })
 }

@@ -279,3 +279,49 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn erasing_a_deleted_tenant_leaves_nothing_of_it_but_one_audit_event(db) {
+        let app = spawn_app(db).await;
+        let (_, token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        json_with_status(app.password_grant(&acme, None).await, 200).await;
+        json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        let url = match &app.db.url {
+            tenauth::config::DatabaseUrl::Postgres(raw) => raw.clone(),
+            other => other.to_string(),
+        };
+        let env = [("DATABASE_URL", url.as_str())];
+        let id = acme.tenant_id.to_string();
+
+        let refused = crate::helpers::run_cli(&["tenant", "erase", &id], &env, app.db.dir());
+        assert!(!refused.status.success(), "an active tenant cannot be erased");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("only a deleted tenant"));
+        assert_eq!(call(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{id}"), Some(&token), None).await.status(), 200);
+
+        let erased = crate::helpers::run_cli(&["tenant", "erase", &id, "--json"], &env, app.db.dir());
+
+        assert!(erased.status.success(), "{}", String::from_utf8_lossy(&erased.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&erased.stdout).unwrap();
+        assert_eq!(report["erased"]["access_tokens"], 2);
+        assert_eq!(report["erased"]["refresh_tokens"], 1);
+        assert_eq!(report["erased"]["clients"], 2);
+        assert_eq!(report["erased"]["users"], 1);
+        let tenant = acme.tenant_id.get();
+        let left = app.database.read(move |conn| {
+            use tenauth::db::schema::{audit_events, users};
+            let tokens: i64 = oauth_access_tokens::table.filter(oauth_access_tokens::tenant_id.eq(tenant)).count().get_result(conn)?;
+            let refresh: i64 = oauth_refresh_tokens::table.filter(oauth_refresh_tokens::tenant_id.eq(tenant)).count().get_result(conn)?;
+            let clients: i64 = oauth_clients::table.filter(oauth_clients::tenant_id.eq(tenant)).count().get_result(conn)?;
+            let users: i64 = users::table.filter(users::tenant_id.eq(tenant)).count().get_result(conn)?;
+            let actions: Vec<String> = audit_events::table.filter(audit_events::tenant_id.eq(tenant)).select(audit_events::action).load(conn)?;
+            Ok::<_, tenauth::db::DbError>((tokens, refresh, clients, users, actions))
+        }).unwrap();
+        assert_eq!(left, (0, 0, 0, 0, vec!["tenant.erase".to_owned()]));
+        let shown = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{id}"), Some(&token), None).await, 200).await;
+        assert_eq!(shown["slug"], format!("erased-{id}"));
+        assert_eq!(shown["name"], "");
+        let platform = crate::helpers::run_cli(&["tenant", "erase", "1"], &env, app.db.dir());
+        assert!(!platform.status.success());
+    }
+}

@@ -165,3 +165,57 @@ impl Tenant {
         Ok(())
     }
 }
+
+/// What erasing a tenant removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erasure {
+    pub access_tokens: usize,
+    pub refresh_tokens: usize,
+    pub clients: usize,
+    pub users: usize,
+    pub audit_events: usize,
+}
+
+impl Tenant {
+    /// Deletes every row that belongs to the tenant (tokens, clients, users, audit events)
+    /// and blanks its slug and name; the tenant row itself stays, so that its id is never
+    /// reused and the audit line about the erasure has a tenant to point to.
+    pub fn erase_rows(
+        conn: &mut DbConnection,
+        id: TenantId,
+        now: NaiveDateTime,
+    ) -> Result<Erasure, DbError> {
+        use crate::db::schema::{
+            audit_events, oauth_access_tokens, oauth_clients, oauth_refresh_tokens, users,
+        };
+        let tenant = id.get();
+        let erasure = Erasure {
+            refresh_tokens: diesel::delete(
+                oauth_refresh_tokens::table.filter(oauth_refresh_tokens::tenant_id.eq(tenant)),
+            )
+            .execute(conn)?,
+            access_tokens: diesel::delete(
+                oauth_access_tokens::table.filter(oauth_access_tokens::tenant_id.eq(tenant)),
+            )
+            .execute(conn)?,
+            clients: diesel::delete(
+                oauth_clients::table.filter(oauth_clients::tenant_id.eq(tenant)),
+            )
+            .execute(conn)?,
+            users: diesel::delete(users::table.filter(users::tenant_id.eq(tenant)))
+                .execute(conn)?,
+            audit_events: diesel::delete(
+                audit_events::table.filter(audit_events::tenant_id.eq(tenant)),
+            )
+            .execute(conn)?,
+        };
+        diesel::update(tenants::table.find(tenant))
+            .set((
+                tenants::slug.eq(format!("erased-{tenant}")),
+                tenants::name.eq(""),
+                tenants::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(erasure)
+    }
+}

@@ -117,6 +117,14 @@ impl From<DieselError> for DbError {
             DieselError::DatabaseError(_, info) if is_sqlite_busy(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            // Lock order is kept so these should not happen; if PostgreSQL still picks a
+            // victim, the client may simply retry.
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                Self::Unavailable(info.message().to_owned())
+            }
             _ => Self::Query(error),
         }
     }

@@ -173,6 +173,19 @@ impl PreparedTokens {
         self,
         conn: &mut DbConnection,
     ) -> Result<Result<IssuedTokens, IssueRefusal>, DbError> {
+        if let Err(refusal) = self.check(conn)? {
+            return Ok(Err(refusal));
+        }
+        self.insert(conn).map(Ok)
+    }
+
+    /// Re-checks, inside the caller's transaction, that the tenant is active, the client
+    /// is not revoked and the user (if any) is enabled — reading those rows `FOR SHARE` on
+    /// PostgreSQL (see `IssuanceState`). Call it before touching any token row, so that
+    /// every transaction takes the tenant, client and user locks first and in the same
+    /// order: a revocation that locks the client (or user) and then its tokens can then
+    /// never deadlock with an issuance.
+    pub fn check(&self, conn: &mut DbConnection) -> Result<Result<(), IssueRefusal>, DbError> {
         let grant = &self.grant;
         let state = IssuanceState::load(
             conn,
@@ -189,6 +202,12 @@ impl PreparedTokens {
         if grant.user_id.is_some() && state.user_disabled != Some(false) {
             return Ok(Err(IssueRefusal::UserInactive));
         }
+        Ok(Ok(()))
+    }
+
+    /// Inserts the access token and its refresh token; only after [`PreparedTokens::check`].
+    pub fn insert(self, conn: &mut DbConnection) -> Result<IssuedTokens, DbError> {
+        let grant = &self.grant;
         let scopes = grant.scope.to_string();
         NewAccessToken {
             id: &self.jti,
@@ -218,7 +237,7 @@ impl PreparedTokens {
             }
             .insert(conn)?;
         }
-        Ok(Ok(IssuedTokens {
+        Ok(IssuedTokens {
             tenant_id: grant.tenant_id,
             client_id: grant.client_id.clone(),
             user_id: grant.user_id,
@@ -229,6 +248,6 @@ impl PreparedTokens {
             expires_in: grant.lifetime.as_secs(),
             expires_at: self.expires_at,
             refresh_token: self.refresh.map(|refresh| refresh.token),
-        }))
+        })
     }
 }

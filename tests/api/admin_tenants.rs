@@ -220,63 +220,170 @@ both_backends! {
     }
 }
 
+/// Issues tokens of every kind (client credentials, password, refresh, personal) for
+/// `fixture` from four tasks while `change` runs after a moment; returns every token
+/// received with a 200 and how many requests were refused. Fails on any 5xx.
+async fn issue_during<F: std::future::Future<Output = ()>>(
+    app: &std::sync::Arc<TestApp>,
+    fixture: &crate::helpers::Fixture,
+    change: F,
+) -> (Vec<String>, usize) {
+    let login = json_with_status(app.password_grant(fixture, None).await, 200).await;
+    let user_token = login["access_token"].as_str().unwrap().to_owned();
+    let mut issuers = Vec::new();
+    for kind in 0..4 {
+        let (app, client, user_token) = (app.clone(), fixture.client.clone(), user_token.clone());
+        let (username, password) = (fixture.username.clone(), fixture.password.clone());
+        let mut refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
+        issuers.push(tokio::spawn(async move {
+            let (mut received, mut refused) = (Vec::new(), 0);
+            for _ in 0..40 {
+                let response = match kind {
+                    0 => app.client_credentials(&client, None).await,
+                    1 => {
+                        app.token(
+                            &[
+                                ("grant_type", "password"),
+                                ("username", &username),
+                                ("password", &password),
+                            ],
+                            Some(client.basic()),
+                        )
+                        .await
+                    }
+                    2 => app.refresh(&client, &refresh_token, None).await,
+                    _ => app
+                        .http
+                        .post(app.url("/oauth/personal-access-tokens"))
+                        .bearer_auth(&user_token)
+                        .json(&serde_json::json!({"name": "race", "scopes": []}))
+                        .send()
+                        .await
+                        .unwrap(),
+                };
+                assert!(
+                    response.status().as_u16() < 500,
+                    "no server error during the race"
+                );
+                if response.status().is_success() {
+                    let body: serde_json::Value = response.json().await.unwrap();
+                    if let Some(next) = body["refresh_token"].as_str() {
+                        if kind == 2 {
+                            refresh_token = next.to_owned();
+                        }
+                        received.push(next.to_owned());
+                    }
+                    received.push(body["access_token"].as_str().unwrap().to_owned());
+                } else {
+                    refused += 1;
+                }
+            }
+            (received, refused)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    change.await;
+    let (mut received, mut refused) = (
+        vec![
+            user_token,
+            login["refresh_token"].as_str().unwrap().to_owned(),
+        ],
+        0,
+    );
+    for issuer in issuers {
+        let (tokens, refusals) = issuer.await.unwrap();
+        received.extend(tokens);
+        refused += refusals;
+    }
+    assert!(
+        received.len() > 2,
+        "some tokens were issued before the change"
+    );
+    assert!(
+        refused > 0,
+        "the change happened while tokens were being issued"
+    );
+    (received, refused)
+}
+
+async fn assert_none_active(app: &TestApp, caller: &TestClient, tokens: &[String], what: &str) {
+    for token in tokens {
+        assert_eq!(
+            introspect(app, caller, token).await["active"],
+            false,
+            "{what}: a token is still active"
+        );
+    }
+}
+
 both_backends! {
     async fn no_token_issued_during_a_tenant_deletion_outlives_it(db) {
         let app = std::sync::Arc::new(spawn_app(db).await);
         let (platform, admin_token) = platform_admin(&app).await;
         let acme = app.provision_tenant("acme");
-        let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
-        let user_token = login["access_token"].as_str().unwrap().to_owned();
-        let client = acme.client.clone();
+        let path = format!("/admin/tenants/{}", acme.tenant_id);
+        let delete = call(&app, reqwest::Method::DELETE, &path, Some(&admin_token), None);
 
-        // Issuers of every kind, hammering the tenant until it is gone.
-        let mut issuers = Vec::new();
-        for kind in 0..4 {
-            let (app, client, user_token) = (app.clone(), client.clone(), user_token.clone());
-            let mut refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
-            issuers.push(tokio::spawn(async move {
-                let (mut received, mut refused) = (Vec::new(), 0);
-                for _ in 0..40 {
-                    let response = match kind {
-                        0 => app.client_credentials(&client, None).await,
-                        1 => app.token(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")], Some(client.basic())).await,
-                        2 => app.refresh(&client, &refresh_token, None).await,
-                        _ => app.http.post(app.url("/oauth/personal-access-tokens")).bearer_auth(&user_token)
-                            .json(&serde_json::json!({"name": "race", "scopes": []})).send().await.unwrap(),
-                    };
-                    assert!(response.status().as_u16() < 500, "no server error during the race");
-                    if response.status().is_success() {
-                        let body: serde_json::Value = response.json().await.unwrap();
-                        if let Some(next) = body["refresh_token"].as_str() {
-                            if kind == 2 {
-                                refresh_token = next.to_owned();
-                            }
-                            received.push(next.to_owned());
-                        }
-                        received.push(body["access_token"].as_str().unwrap().to_owned());
-                    } else {
-                        refused += 1;
-                    }
-                }
-                (received, refused)
-            }));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let receipt = call(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{}", acme.tenant_id), Some(&admin_token), None).await;
-        assert_eq!(receipt.status(), 200);
+        let (received, _) = issue_during(&app, &acme, async { assert_eq!(delete.await.status(), 200) }).await;
 
-        let (mut received, mut refused) = (Vec::new(), 0);
-        for issuer in issuers {
-            let (tokens, refusals) = issuer.await.unwrap();
-            received.extend(tokens);
-            refused += refusals;
-        }
-        assert!(!received.is_empty(), "some tokens were issued before the deletion");
-        assert!(refused > 0, "the deletion happened while tokens were being issued");
         assert_eq!(count_live(&app, acme.tenant_id), (0, 0, 0), "not one row of the tenant has revoked_at null");
-        for token in &received {
-            assert_eq!(introspect(&app, &platform, token).await["active"], false, "a token of the deleted tenant is active");
-        }
+        assert_none_active(&app, &platform, &received, "tenant deleted").await;
+    }
+
+    async fn no_token_issued_during_a_suspension_is_active_while_suspended(db) {
+        let app = std::sync::Arc::new(spawn_app(db).await);
+        let (platform, admin_token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        let path = format!("/admin/tenants/{}/suspend", acme.tenant_id);
+        let suspend = call(&app, reqwest::Method::POST, &path, Some(&admin_token), None);
+
+        let (received, _) = issue_during(&app, &acme, async { assert_eq!(suspend.await.status(), 200) }).await;
+
+        assert_none_active(&app, &platform, &received, "tenant suspended").await;
+    }
+
+    async fn no_token_issued_during_a_client_deletion_outlives_it(db) {
+        let app = std::sync::Arc::new(spawn_app(db).await);
+        let (platform, admin_token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        let path = format!("/admin/tenants/{}/clients/{}", acme.tenant_id, acme.client.id);
+        let delete = call(&app, reqwest::Method::DELETE, &path, Some(&admin_token), None);
+
+        let (received, _) = issue_during(&app, &acme, async { assert_eq!(delete.await.status(), 200) }).await;
+
+        let client_tokens: Vec<String> = received.into_iter().filter(|token| {
+            !token.contains('.') || crate::helpers::jwt_claims(token)["client_id"] == acme.client.id
+        }).collect();
+        assert_none_active(&app, &platform, &client_tokens, "client deleted").await;
+        let (client_id, tenant) = (acme.client.id.clone(), acme.tenant_id.get());
+        let live: (i64, i64) = app.database.read(move |conn| {
+            let access = oauth_access_tokens::table.filter(oauth_access_tokens::tenant_id.eq(tenant)).filter(oauth_access_tokens::client_id.eq(&client_id)).filter(oauth_access_tokens::revoked_at.is_null()).count().get_result(conn)?;
+            let refresh = oauth_refresh_tokens::table.filter(oauth_refresh_tokens::tenant_id.eq(tenant)).filter(oauth_refresh_tokens::client_id.eq(&client_id)).filter(oauth_refresh_tokens::revoked_at.is_null()).count().get_result(conn)?;
+            Ok::<_, tenauth::db::DbError>((access, refresh))
+        }).unwrap();
+        assert_eq!(live, (0, 0), "not one row of the client has revoked_at null");
+    }
+
+    async fn no_token_issued_during_a_user_deletion_outlives_it(db) {
+        let app = std::sync::Arc::new(spawn_app(db).await);
+        let (platform, admin_token) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme");
+        let path = format!("/admin/tenants/{}/users/{}", acme.tenant_id, acme.user_id);
+        let delete = call(&app, reqwest::Method::DELETE, &path, Some(&admin_token), None);
+
+        let (received, _) = issue_during(&app, &acme, async { assert_eq!(delete.await.status(), 200) }).await;
+
+        let user_tokens: Vec<String> = received.into_iter().filter(|token| {
+            !token.contains('.') || crate::helpers::jwt_claims(token)["sub"] == acme.user_id.to_string()
+        }).collect();
+        assert_none_active(&app, &platform, &user_tokens, "user deleted").await;
+        let (user_id, tenant) = (acme.user_id, acme.tenant_id.get());
+        let live: (i64, i64) = app.database.read(move |conn| {
+            let access = oauth_access_tokens::table.filter(oauth_access_tokens::tenant_id.eq(tenant)).filter(oauth_access_tokens::user_id.eq(user_id)).filter(oauth_access_tokens::revoked_at.is_null()).count().get_result(conn)?;
+            let refresh = oauth_refresh_tokens::table.filter(oauth_refresh_tokens::tenant_id.eq(tenant)).filter(oauth_refresh_tokens::user_id.eq(user_id)).filter(oauth_refresh_tokens::revoked_at.is_null()).count().get_result(conn)?;
+            Ok::<_, tenauth::db::DbError>((access, refresh))
+        }).unwrap();
+        assert_eq!(live, (0, 0), "not one row of the user has revoked_at null");
     }
 }
 

@@ -89,14 +89,13 @@ pub(super) fn issue(
     )?;
     let (refresh_id, family_id) = (stored.id.clone(), stored.family_id.clone());
     let rotation = server.db.write(move |conn| {
+        // Tenant, client and user first (see `PreparedTokens::check`), then the token rows.
+        prepared.check(conn)?.map_err(refusal_error)?;
         if !RefreshToken::mark_used(conn, &refresh_id, now)? {
             revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)?;
-            return Ok(Rotation::ReuseDetected);
+            return Ok::<_, OAuthError>(Rotation::ReuseDetected);
         }
-        prepared
-            .store(conn)?
-            .map(Rotation::Issued)
-            .map_err(refusal_error)
+        Ok(Rotation::Issued(prepared.insert(conn)?))
     })?;
     match rotation {
         Rotation::Issued(issued) => Ok(issued),

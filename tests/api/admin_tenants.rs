@@ -373,8 +373,9 @@ both_backends! {
 
         let (received, _) = issue_during(&app, &acme, async { assert_eq!(delete.await.status(), 200) }).await;
 
+        let subject = acme.user_id.to_string();
         let user_tokens: Vec<String> = received.into_iter().filter(|token| {
-            !token.contains('.') || crate::helpers::jwt_claims(token)["sub"] == acme.user_id.to_string()
+            !token.contains('.') || crate::helpers::jwt_claims(token)["sub"] == subject.as_str()
         }).collect();
         assert_none_active(&app, &platform, &user_tokens, "user deleted").await;
         let (user_id, tenant) = (acme.user_id, acme.tenant_id.get());

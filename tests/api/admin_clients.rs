@@ -210,3 +210,51 @@ both_backends! {
         assert_eq!(call(&app, Method::GET, &format!("{path}?active=maybe"), &token, None).await.status(), 400);
     }
 }
+
+both_backends! {
+    async fn a_tenant_admin_is_refused_every_endpoint_of_another_tenant_alike(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let globex = app.provision_tenant("globex");
+        let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let client = &globex.client.id;
+        let user = globex.user_id;
+        let endpoints = |tenant: i64| -> Vec<(Method, String, Option<serde_json::Value>)> {
+            vec![
+                (Method::GET, format!("/admin/tenants/{tenant}"), None),
+                (Method::POST, format!("/admin/tenants/{tenant}/suspend"), None),
+                (Method::POST, format!("/admin/tenants/{tenant}/activate"), None),
+                (Method::DELETE, format!("/admin/tenants/{tenant}"), None),
+                (Method::GET, format!("/admin/tenants/{tenant}/audit-events"), None),
+                (Method::POST, format!("/admin/tenants/{tenant}/clients"), Some(serde_json::json!({"name": "x", "grant_types": ["password"]}))),
+                (Method::GET, format!("/admin/tenants/{tenant}/clients"), None),
+                (Method::GET, format!("/admin/tenants/{tenant}/clients/{client}"), None),
+                (Method::DELETE, format!("/admin/tenants/{tenant}/clients/{client}"), None),
+                (Method::POST, format!("/admin/tenants/{tenant}/clients/{client}/secret"), None),
+                (Method::POST, format!("/admin/tenants/{tenant}/users"), Some(serde_json::json!({"username": "x", "password": "long-enough"}))),
+                (Method::GET, format!("/admin/tenants/{tenant}/users"), None),
+                (Method::PUT, format!("/admin/tenants/{tenant}/users/{user}/password"), Some(serde_json::json!({"password": "long-enough"}))),
+                (Method::POST, format!("/admin/tenants/{tenant}/users/{user}/disable"), None),
+                (Method::DELETE, format!("/admin/tenants/{tenant}/users/{user}"), None),
+                (Method::GET, format!("/admin/tenants/{tenant}/tokens"), None),
+                (Method::POST, format!("/admin/tenants/{tenant}/revoke-tokens"), None),
+            ]
+        };
+
+        let existing = endpoints(globex.tenant_id.get());
+        let missing = endpoints(999);
+        for ((method, path, body), (_, missing_path, missing_body)) in existing.into_iter().zip(missing) {
+            let response = call(&app, method.clone(), &path, &token, body).await;
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert_eq!(status, 403, "{method} {path}: {text}");
+            assert!(text.contains(r#""error":"forbidden""#), "{method} {path}: {text}");
+            let unknown = call(&app, method.clone(), &missing_path, &token, missing_body).await;
+            assert_eq!(unknown.status(), 403, "{method} {missing_path}");
+            assert_eq!(unknown.text().await.unwrap(), text, "{method}: another tenant and no tenant look alike");
+        }
+        // Nothing of globex changed.
+        json_with_status(app.client_credentials(&globex.client, None).await, 200).await;
+        json_with_status(app.password_grant(&globex, None).await, 200).await;
+    }
+}

@@ -33,6 +33,9 @@ struct Args {
     /// `/healthz` is always measured, as the ceiling.
     #[arg(long)]
     only: Option<String>,
+    /// Tenant sizes (access + refresh tokens) whose deletion is timed; `--deletion-sizes ''` skips it.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    deletion_sizes: Vec<u64>,
     /// Ignored: `cargo bench` passes it to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -169,6 +172,37 @@ fn main() {
         now(),
     )
     .unwrap();
+    let admin_spec = ClientSpec {
+        name: "bench admin".into(),
+        grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+        scopes: "admin".parse().unwrap(),
+        confidential: true,
+    };
+    let platform = tenauth::domain::TenantId::PLATFORM;
+    let (admin, admin_secret) =
+        provisioning::create_client(&db, &hasher, "bench", platform, &admin_spec, now()).unwrap();
+    let admin = Credentials {
+        id: admin.id.to_string(),
+        secret: admin_secret.unwrap().expose().to_owned(),
+    };
+    let doomed: Vec<(u64, i64)> = args
+        .deletion_sizes
+        .iter()
+        .map(|&size| {
+            let slug = format!("doomed-{size}");
+            let tenant = provisioning::create_tenant(&db, "bench", &slug, "Doomed", now()).unwrap();
+            let (doomed_client, _) =
+                provisioning::create_client(&db, &hasher, "bench", tenant.id, &spec, now())
+                    .unwrap();
+            let started = Instant::now();
+            seed_tokens(&raw_url, tenant.id.get(), doomed_client.id.as_str(), size);
+            eprintln!(
+                "seeded {size} tokens in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            (size, tenant.id.get())
+        })
+        .collect();
     drop(db);
 
     let port = free_port();
@@ -178,11 +212,6 @@ fn main() {
         .env("TENAUTH_BIND", format!("127.0.0.1:{port}"))
         .env("TENAUTH_KEYS_DIR", &keys_dir)
         .env("RUST_LOG", "warn")
-        .envs(
-            std::env::var("BENCH_SERVER_MALLOC")
-                .ok()
-                .map(|v| ("MALLOC_ARENA_MAX", v)),
-        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -273,13 +302,175 @@ fn main() {
                 );
             }
         }
-        results
+        let mut deletions = Vec::new();
+        for &(size, tenant_id) in &doomed {
+            let deletion = time_deletion(
+                &http,
+                &server.address,
+                &admin,
+                &credentials,
+                &valid,
+                size,
+                tenant_id,
+            )
+            .await;
+            deletions.push(deletion);
+        }
+        (results, deletions)
     });
+    let (measurements, deletions) = measurements;
     let rss_kib = peak_rss_kib(server.child.id());
     drop(server);
     drop_postgres(&postgres);
 
     print_table(&args, &measurements, hash_ms, rss_kib);
+    if !deletions.is_empty() {
+        println!();
+        println!("| tenant deletion | seconds | other tenant's introspection meanwhile: requests | p50 ms | p99 ms | errors |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for deletion in &deletions {
+            println!(
+                "| {} tokens | {:.2} | {} | {:.2} | {:.2} | {} |",
+                deletion.size,
+                deletion.seconds,
+                deletion.introspection.requests,
+                deletion.introspection.percentile_ms(0.50),
+                deletion.introspection.percentile_ms(0.99),
+                deletion.introspection.errors
+            );
+        }
+    }
+}
+
+/// One timed tenant deletion and what another tenant's introspection saw meanwhile.
+struct Deletion {
+    size: u64,
+    seconds: f64,
+    introspection: Measurement,
+}
+
+/// Inserts `size` tokens for the tenant — half access tokens, half refresh tokens —
+/// straight in SQL: a benchmark fixture (a million rows through the API would take too
+/// long), unexpired and unrevoked.
+fn seed_tokens(raw_url: &str, tenant_id: i64, client_id: &str, size: u64) {
+    use diesel::{Connection, RunQueryDsl};
+    let half = size / 2;
+    let (created, expires) = ("2026-01-01 00:00:00", "2099-01-01 00:00:00");
+    let access = |numbers: &str, id: &str| {
+        format!(
+            "INSERT INTO oauth_access_tokens (id, tenant_id, client_id, user_id, kind, name, scopes, created_at, expires_at) \
+             SELECT {id}, {tenant_id}, '{client_id}', NULL, 'client_credentials', NULL, 'read', '{created}', '{expires}' FROM {numbers}"
+        )
+    };
+    let refresh = |numbers: &str, id: &str, hash: &str| {
+        format!(
+            "INSERT INTO oauth_refresh_tokens (id, token_hash, tenant_id, client_id, user_id, access_token_id, family_id, scopes, created_at, expires_at) \
+             SELECT {hash}, {hash}, {tenant_id}, '{client_id}', NULL, {id}, {id}, 'read', '{created}', '{expires}' FROM {numbers}"
+        )
+    };
+    if let Some(path) = raw_url.strip_prefix("sqlite:") {
+        let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+        let numbers = format!(
+            "(WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {half}) SELECT n FROM seq)"
+        );
+        let id = format!("printf('seed-{tenant_id}-%08d', n)");
+        let hash = format!("printf('seed-hash-{tenant_id}-%08d', n)");
+        diesel::sql_query("PRAGMA busy_timeout = 10000")
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(access(&numbers, &id))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(refresh(&numbers, &id, &hash))
+            .execute(&mut conn)
+            .unwrap();
+    } else {
+        let mut conn = diesel::PgConnection::establish(raw_url).unwrap();
+        let numbers = format!("generate_series(1, {half}) AS n");
+        let id = format!("'seed-{tenant_id}-' || lpad(n::text, 8, '0')");
+        let hash = format!("'seed-hash-{tenant_id}-' || lpad(n::text, 8, '0')");
+        diesel::sql_query(access(&numbers, &id))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(refresh(&numbers, &id, &hash))
+            .execute(&mut conn)
+            .unwrap();
+    }
+}
+
+/// Deletes the tenant through the admin API while one task introspects another tenant's
+/// token in a loop; returns the deletion's wall time and the introspection figures.
+async fn time_deletion(
+    http: &reqwest::Client,
+    address: &str,
+    admin: &Credentials,
+    introspector: &Credentials,
+    other_token: &str,
+    size: u64,
+    tenant_id: i64,
+) -> Deletion {
+    let admin_token = obtain_token(http, address, admin, "client_credentials").await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (http, address, done) = (http.clone(), address.to_owned(), done.clone());
+        let (introspector, token) = (introspector.clone(), other_token.to_owned());
+        tokio::spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            let started = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = Instant::now();
+                let response = http
+                    .post(format!("{address}/oauth/introspect"))
+                    .basic_auth(&introspector.id, Some(&introspector.secret))
+                    .form(&[("token", token.as_str())])
+                    .send()
+                    .await;
+                let active = match response {
+                    Ok(response) if response.status().is_success() => {
+                        let body: serde_json::Value = response.json().await.unwrap_or_default();
+                        body["active"] == true
+                    }
+                    _ => false,
+                };
+                if active {
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                } else {
+                    errors += 1;
+                }
+            }
+            latencies.sort_unstable();
+            Measurement {
+                name: "introspection during deletion",
+                requests: latencies.len(),
+                errors,
+                seconds: started.elapsed().as_secs_f64(),
+                latencies_us: latencies,
+            }
+        })
+    };
+    let started = Instant::now();
+    let response = http
+        .delete(format!("{address}/admin/tenants/{tenant_id}"))
+        .bearer_auth(&admin_token)
+        .timeout(Duration::from_secs(600))
+        .send()
+        .await
+        .expect("delete the tenant");
+    let seconds = started.elapsed().as_secs_f64();
+    let receipt: serde_json::Value = response.json().await.unwrap_or_default();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let revoked = receipt["revoked_access_tokens"].as_u64().unwrap_or(0)
+        + receipt["revoked_refresh_tokens"].as_u64().unwrap_or(0);
+    assert_eq!(
+        revoked,
+        size / 2 * 2,
+        "the receipt counts every seeded token: {receipt}"
+    );
+    Deletion {
+        size,
+        seconds,
+        introspection: watcher.await.unwrap(),
+    }
 }
 
 async fn wait_ready(http: &reqwest::Client, address: &str) {

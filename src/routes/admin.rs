@@ -14,12 +14,12 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::bearer::{Bearer, BearerError};
-use crate::db::blocking;
 use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
 use crate::db::models::token::{AccessTokenSummary, RevocationCounts, TokenQuery};
 use crate::db::models::user::User;
+use crate::db::{blocking, Database};
 use crate::domain::{now, GrantType, Scope, TenantId};
 use crate::error::AppError;
 use crate::provisioning::{self, ClientSpec, ProvisioningError, TokenFilter};
@@ -221,13 +221,7 @@ pub async fn suspend_tenant(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    admin.require_platform()?;
-    let (id, db) = (TenantId::new(id.into_inner()), state.db.clone());
-    let tenant = blocking(move || {
-        tenants::suspend_tenant(&db, admin.actor(), id, now()).map_err(AppError::from)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
+    change_tenant_status(admin, id, state, tenants::suspend_tenant).await
 }
 
 /// `POST /admin/tenants/{id}/activate` (platform).
@@ -236,12 +230,21 @@ pub async fn activate_tenant(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    change_tenant_status(admin, id, state, tenants::activate_tenant).await
+}
+
+type StatusChange = fn(&Database, &str, TenantId, NaiveDateTime) -> Result<Tenant, LifecycleError>;
+
+async fn change_tenant_status(
+    admin: Admin,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+    change: StatusChange,
+) -> Result<HttpResponse, AppError> {
     admin.require_platform()?;
     let (id, db) = (TenantId::new(id.into_inner()), state.db.clone());
-    let tenant = blocking(move || {
-        tenants::activate_tenant(&db, admin.actor(), id, now()).map_err(AppError::from)
-    })
-    .await?;
+    let tenant =
+        blocking(move || change(&db, admin.actor(), id, now()).map_err(AppError::from)).await?;
     Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
 }
 

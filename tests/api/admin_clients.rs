@@ -3,30 +3,10 @@
 use reqwest::Method;
 use tenauth::domain::{GrantType, TenantId};
 
-use crate::helpers::{json_with_status, spawn_app, Fixture, TestApp, TestClient};
+use crate::helpers::{
+    admin_token, call_with_token, json_with_status, spawn_app, Fixture, TestApp, TestClient,
+};
 use crate::introspection::introspect;
-
-async fn admin_token(app: &TestApp, tenant_id: TenantId, scope: &str) -> String {
-    let client = app.provision_client(tenant_id, &[GrantType::ClientCredentials], scope, true);
-    json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<serde_json::Value>,
-) -> reqwest::Response {
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
 
 fn client_from(body: &serde_json::Value) -> TestClient {
     TestClient {
@@ -69,7 +49,7 @@ both_backends! {
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let path = format!("/admin/tenants/{}/clients", acme.tenant_id);
 
-        let created = call(&app, Method::POST, &path, &token, Some(serde_json::json!({"name": "backend", "grant_types": ["client_credentials"], "scopes": ["read"]}))).await;
+        let created = call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"name": "backend", "grant_types": ["client_credentials"], "scopes": ["read"]}))).await;
 
         assert_eq!(created.headers()["cache-control"], "no-store");
         let created = json_with_status(created, 201).await;
@@ -80,14 +60,14 @@ both_backends! {
         let issued = json_with_status(app.client_credentials(&client, None).await, 200).await;
         assert_eq!(crate::helpers::jwt_claims(issued["access_token"].as_str().unwrap())["tenant_id"], acme.tenant_id.get());
 
-        let listed = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        let listed = json_with_status(call_with_token(&app, Method::GET, &path, &token, None).await, 200).await;
         assert!(listed["items"].as_array().unwrap().iter().any(|item| item["client_id"] == created["client_id"]));
         assert!(!listed.to_string().contains(client.secret.as_deref().unwrap()), "never a secret again");
-        let one = json_with_status(call(&app, Method::GET, &format!("{path}/{}", client.id), &token, None).await, 200).await;
+        let one = json_with_status(call_with_token(&app, Method::GET, &format!("{path}/{}", client.id), &token, None).await, 200).await;
         assert!(one.get("client_secret").is_none());
-        let foreign = call(&app, Method::GET, &format!("{path}/{}", globex.client.id), &token, None).await;
+        let foreign = call_with_token(&app, Method::GET, &format!("{path}/{}", globex.client.id), &token, None).await;
         assert_eq!(foreign.status(), 404, "another tenant's client id is unknown here");
-        let other_tenant = call(&app, Method::GET, &format!("/admin/tenants/{}/clients", globex.tenant_id), &token, None).await;
+        let other_tenant = call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/clients", globex.tenant_id), &token, None).await;
         assert_eq!(other_tenant.status(), 403);
 
         for (body, error) in [
@@ -97,10 +77,10 @@ both_backends! {
             (serde_json::json!({"name": "x", "grant_types": ["password"], "scopes": ["bad scope"]}), "invalid_scope"),
             (serde_json::json!({"grant_types": ["password"]}), "invalid_request"),
         ] {
-            let refused = json_with_status(call(&app, Method::POST, &path, &token, Some(body.clone())).await, 400).await;
+            let refused = json_with_status(call_with_token(&app, Method::POST, &path, &token, Some(body.clone())).await, 400).await;
             assert_eq!(refused["error"], error, "{body}");
         }
-        let public = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"name": "spa", "grant_types": ["password", "refresh_token"], "confidential": false}))).await, 201).await;
+        let public = json_with_status(call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"name": "spa", "grant_types": ["password", "refresh_token"], "confidential": false}))).await, 201).await;
         assert_eq!(public["client_secret"], serde_json::Value::Null);
     }
 
@@ -111,7 +91,7 @@ both_backends! {
         let issued = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
         let path = format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, acme.client.id);
 
-        let rotated = call(&app, Method::POST, &path, &token, None).await;
+        let rotated = call_with_token(&app, Method::POST, &path, &token, None).await;
 
         assert_eq!(rotated.headers()["cache-control"], "no-store");
         let rotated = json_with_status(rotated, 200).await;
@@ -121,7 +101,7 @@ both_backends! {
         json_with_status(app.client_credentials(&renewed, None).await, 200).await;
         assert_eq!(introspect(&app, &renewed, issued["access_token"].as_str().unwrap()).await["active"], true);
         let public = app.provision_client(acme.tenant_id, &[GrantType::Password], "", false);
-        let refused = call(&app, Method::POST, &format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, public.id), &token, None).await;
+        let refused = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, public.id), &token, None).await;
         assert_eq!(refused.status(), 400);
     }
 
@@ -133,17 +113,17 @@ both_backends! {
         let tokens = issue_some(&app, &acme).await;
         let path = format!("/admin/tenants/{}/clients/{}", acme.tenant_id, acme.client.id);
 
-        let receipt = json_with_status(call(&app, Method::DELETE, &path, &token, None).await, 200).await;
+        let receipt = json_with_status(call_with_token(&app, Method::DELETE, &path, &token, None).await, 200).await;
 
         assert_eq!(receipt, serde_json::json!({"client_id": acme.client.id, "revoked_access_tokens": 3, "revoked_refresh_tokens": 1}));
         assert!(all_inactive(&app, &observer, &tokens).await);
         assert_eq!(app.client_credentials(&acme.client, None).await.status(), 401);
-        let shown = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        let shown = json_with_status(call_with_token(&app, Method::GET, &path, &token, None).await, 200).await;
         assert_eq!(shown["revoked"], true);
-        assert_eq!(call(&app, Method::DELETE, &path, &token, None).await.status(), 404, "deleting twice");
-        let clients = json_with_status(call(&app, Method::GET, &format!("/admin/tenants/{}/clients", acme.tenant_id), &token, None).await, 200).await;
+        assert_eq!(call_with_token(&app, Method::DELETE, &path, &token, None).await.status(), 404, "deleting twice");
+        let clients = json_with_status(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/clients", acme.tenant_id), &token, None).await, 200).await;
         let personal = clients["items"].as_array().unwrap().iter().find(|client| client["personal_access"] == true).unwrap();
-        let refused = call(&app, Method::DELETE, &format!("/admin/tenants/{}/clients/{}", acme.tenant_id, personal["client_id"].as_str().unwrap()), &token, None).await;
+        let refused = call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{}/clients/{}", acme.tenant_id, personal["client_id"].as_str().unwrap()), &token, None).await;
         assert_eq!(refused.status(), 400);
     }
 
@@ -155,23 +135,23 @@ both_backends! {
         let path = format!("/admin/tenants/{}/revoke-tokens", acme.tenant_id);
 
         let tokens = issue_some(&app, &acme).await;
-        let by_user = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"user_id": acme.user_id}))).await, 200).await;
+        let by_user = json_with_status(call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"user_id": acme.user_id}))).await, 200).await;
         assert_eq!(by_user, serde_json::json!({"revoked_access_tokens": 1, "revoked_refresh_tokens": 1}));
         assert!(all_inactive(&app, &observer, &tokens[2..]).await);
         assert!(!all_inactive(&app, &observer, &tokens[..1]).await, "client tokens survive a user revocation");
 
-        let by_client = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"client_id": acme.client.id}))).await, 200).await;
+        let by_client = json_with_status(call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"client_id": acme.client.id}))).await, 200).await;
         assert_eq!(by_client, serde_json::json!({"revoked_access_tokens": 2, "revoked_refresh_tokens": 0}));
         assert!(all_inactive(&app, &observer, &tokens).await);
 
         let fresh = issue_some(&app, &acme).await;
-        let all = json_with_status(call(&app, Method::POST, &path, &token, None).await, 200).await;
+        let all = json_with_status(call_with_token(&app, Method::POST, &path, &token, None).await, 200).await;
         assert_eq!(all["revoked_refresh_tokens"], 1);
         assert!(all["revoked_access_tokens"].as_u64().unwrap() >= 3);
         assert!(all_inactive(&app, &observer, &fresh).await);
         json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
 
-        let both = call(&app, Method::POST, &path, &token, Some(serde_json::json!({"user_id": 1, "client_id": "x"}))).await;
+        let both = call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"user_id": 1, "client_id": "x"}))).await;
         assert_eq!(both.status(), 400);
     }
 }
@@ -187,27 +167,27 @@ both_backends! {
         assert_eq!(revoke.status(), 200);
         let path = format!("/admin/tenants/{}/tokens", acme.tenant_id);
 
-        let all = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        let all = json_with_status(call_with_token(&app, Method::GET, &path, &token, None).await, 200).await;
         let items = all["items"].as_array().unwrap();
         assert_eq!(items.len(), 4, "three of the client, plus the admin's own: {all}");
         for value in &tokens {
             assert!(!all.to_string().contains(value.as_str()), "no token value in the listing");
         }
-        let active = json_with_status(call(&app, Method::GET, &format!("{path}?active=true&client_id={}", acme.client.id), &token, None).await, 200).await;
+        let active = json_with_status(call_with_token(&app, Method::GET, &format!("{path}?active=true&client_id={}", acme.client.id), &token, None).await, 200).await;
         assert_eq!(active["items"].as_array().unwrap().len(), 2);
-        let inactive = json_with_status(call(&app, Method::GET, &format!("{path}?active=false"), &token, None).await, 200).await;
+        let inactive = json_with_status(call_with_token(&app, Method::GET, &format!("{path}?active=false"), &token, None).await, 200).await;
         assert_eq!(inactive["items"].as_array().unwrap().len(), 1);
         assert_eq!(inactive["items"][0]["active"], false);
-        let users = json_with_status(call(&app, Method::GET, &format!("{path}?user_id={}", acme.user_id), &token, None).await, 200).await;
+        let users = json_with_status(call_with_token(&app, Method::GET, &format!("{path}?user_id={}", acme.user_id), &token, None).await, 200).await;
         assert_eq!(users["items"].as_array().unwrap().len(), 1);
         assert_eq!(users["items"][0]["kind"], "password");
 
-        let first = json_with_status(call(&app, Method::GET, &format!("{path}?limit=3"), &token, None).await, 200).await;
+        let first = json_with_status(call_with_token(&app, Method::GET, &format!("{path}?limit=3"), &token, None).await, 200).await;
         let after = first["next"].as_str().unwrap();
-        let rest = json_with_status(call(&app, Method::GET, &format!("{path}?limit=3&after={after}"), &token, None).await, 200).await;
+        let rest = json_with_status(call_with_token(&app, Method::GET, &format!("{path}?limit=3&after={after}"), &token, None).await, 200).await;
         assert_eq!(rest["items"].as_array().unwrap().len(), 1);
         assert_eq!(rest["next"], serde_json::Value::Null);
-        assert_eq!(call(&app, Method::GET, &format!("{path}?active=maybe"), &token, None).await.status(), 400);
+        assert_eq!(call_with_token(&app, Method::GET, &format!("{path}?active=maybe"), &token, None).await.status(), 400);
     }
 }
 
@@ -244,12 +224,12 @@ both_backends! {
         let existing = endpoints(globex.tenant_id.get());
         let missing = endpoints(999);
         for ((method, path, body), (_, missing_path, missing_body)) in existing.into_iter().zip(missing) {
-            let response = call(&app, method.clone(), &path, &token, body).await;
+            let response = call_with_token(&app, method.clone(), &path, &token, body).await;
             let status = response.status();
             let text = response.text().await.unwrap();
             assert_eq!(status, 403, "{method} {path}: {text}");
             assert!(text.contains(r#""error":"forbidden""#), "{method} {path}: {text}");
-            let unknown = call(&app, method.clone(), &missing_path, &token, missing_body).await;
+            let unknown = call_with_token(&app, method.clone(), &missing_path, &token, missing_body).await;
             assert_eq!(unknown.status(), 403, "{method} {missing_path}");
             assert_eq!(unknown.text().await.unwrap(), text, "{method}: another tenant and no tenant look alike");
         }

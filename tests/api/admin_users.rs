@@ -1,32 +1,10 @@
 //! The admin API for a tenant's users.
 
 use reqwest::Method;
-use tenauth::domain::{GrantType, TenantId};
+use tenauth::domain::TenantId;
 
-use crate::helpers::{json_with_status, spawn_app, Fixture, TestApp};
+use crate::helpers::{admin_token, call_with_token, json_with_status, spawn_app, Fixture, TestApp};
 use crate::introspection::introspect;
-
-async fn admin_token(app: &TestApp, tenant_id: TenantId, scope: &str) -> String {
-    let client = app.provision_client(tenant_id, &[GrantType::ClientCredentials], scope, true);
-    json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<serde_json::Value>,
-) -> reqwest::Response {
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
 
 async fn login(app: &TestApp, fixture: &Fixture) -> (String, String) {
     let body = json_with_status(app.password_grant(fixture, None).await, 200).await;
@@ -44,21 +22,21 @@ both_backends! {
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let path = format!("/admin/tenants/{}/users", acme.tenant_id);
 
-        let created = json_with_status(call(&app, Method::POST, &path, &token, Some(serde_json::json!({"username": "Bob", "password": "bob-password"}))).await, 201).await;
+        let created = json_with_status(call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"username": "Bob", "password": "bob-password"}))).await, 201).await;
 
         assert_eq!(created, serde_json::json!({"id": created["id"], "username": "bob", "tenant_id": acme.tenant_id.get()}));
         let bob = Fixture { username: "bob".into(), password: "bob-password".into(), user_id: created["id"].as_i64().unwrap(), ..acme };
         login(&app, &bob).await;
-        let listed = json_with_status(call(&app, Method::GET, &path, &token, None).await, 200).await;
+        let listed = json_with_status(call_with_token(&app, Method::GET, &path, &token, None).await, 200).await;
         let names: Vec<_> = listed["items"].as_array().unwrap().iter().map(|user| user["username"].as_str().unwrap().to_owned()).collect();
         assert_eq!(names, ["alice", "bob"]);
         assert!(!listed.to_string().contains("password"), "no hash or password in the list");
 
-        let duplicate = call(&app, Method::POST, &path, &token, Some(serde_json::json!({"username": "BOB", "password": "another-one"}))).await;
+        let duplicate = call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"username": "BOB", "password": "another-one"}))).await;
         assert_eq!(duplicate.status(), 409);
-        let short = call(&app, Method::POST, &path, &token, Some(serde_json::json!({"username": "carol", "password": "short"}))).await;
+        let short = call_with_token(&app, Method::POST, &path, &token, Some(serde_json::json!({"username": "carol", "password": "short"}))).await;
         assert_eq!(short.status(), 400);
-        let foreign = call(&app, Method::POST, &format!("/admin/tenants/{}/users", globex.tenant_id), &token, Some(serde_json::json!({"username": "mallory", "password": "mallory-password"}))).await;
+        let foreign = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/users", globex.tenant_id), &token, Some(serde_json::json!({"username": "mallory", "password": "mallory-password"}))).await;
         assert_eq!(foreign.status(), 403);
     }
 
@@ -69,7 +47,7 @@ both_backends! {
         let (access, refresh) = login(&app, &acme).await;
         let path = format!("/admin/tenants/{}/users/{}/password", acme.tenant_id, acme.user_id);
 
-        let counts = json_with_status(call(&app, Method::PUT, &path, &token, Some(serde_json::json!({"password": "new-password"}))).await, 200).await;
+        let counts = json_with_status(call_with_token(&app, Method::PUT, &path, &token, Some(serde_json::json!({"password": "new-password"}))).await, 200).await;
 
         assert_eq!(counts, serde_json::json!({"revoked_access_tokens": 1, "revoked_refresh_tokens": 1}));
         for presented in [&access, &refresh] {
@@ -78,7 +56,7 @@ both_backends! {
         assert_eq!(app.password_grant(&acme, None).await.status(), 400, "the old password is refused");
         let renewed = Fixture { password: "new-password".into(), ..acme };
         login(&app, &renewed).await;
-        let unknown = call(&app, Method::PUT, &format!("/admin/tenants/{}/users/999/password", renewed.tenant_id), &token, Some(serde_json::json!({"password": "new-password"}))).await;
+        let unknown = call_with_token(&app, Method::PUT, &format!("/admin/tenants/{}/users/999/password", renewed.tenant_id), &token, Some(serde_json::json!({"password": "new-password"}))).await;
         assert_eq!(unknown.status(), 404);
     }
 
@@ -90,18 +68,18 @@ both_backends! {
         let (access, _) = login(&app, &acme).await;
         let user_path = format!("/admin/tenants/{}/users/{}", acme.tenant_id, acme.user_id);
 
-        let disabled = json_with_status(call(&app, Method::POST, &format!("{user_path}/disable"), &token, None).await, 200).await;
+        let disabled = json_with_status(call_with_token(&app, Method::POST, &format!("{user_path}/disable"), &token, None).await, 200).await;
         assert_eq!(disabled["disabled"], true);
         assert_eq!(introspect(&app, &acme.client, &access).await["active"], false);
         assert_eq!(app.password_grant(&acme, None).await.status(), 400);
 
-        let deleted = json_with_status(call(&app, Method::DELETE, &user_path, &token, None).await, 200).await;
+        let deleted = json_with_status(call_with_token(&app, Method::DELETE, &user_path, &token, None).await, 200).await;
         assert_eq!(deleted["id"], acme.user_id);
         assert_eq!(deleted["revoked_access_tokens"], 1);
-        assert_eq!(call(&app, Method::DELETE, &user_path, &token, None).await.status(), 404, "deleting twice");
-        let again = call(&app, Method::POST, &format!("/admin/tenants/{}/users", acme.tenant_id), &token, Some(serde_json::json!({"username": "alice", "password": "alice-again"}))).await;
+        assert_eq!(call_with_token(&app, Method::DELETE, &user_path, &token, None).await.status(), 404, "deleting twice");
+        let again = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/users", acme.tenant_id), &token, Some(serde_json::json!({"username": "alice", "password": "alice-again"}))).await;
         assert_eq!(again.status(), 201, "the name is free again");
-        let other_tenants_user = call(&app, Method::DELETE, &format!("/admin/tenants/{}/users/{}", acme.tenant_id, globex.user_id), &token, None).await;
+        let other_tenants_user = call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{}/users/{}", acme.tenant_id, globex.user_id), &token, None).await;
         assert_eq!(other_tenants_user.status(), 404, "a user id of another tenant is unknown here");
     }
 }

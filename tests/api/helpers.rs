@@ -397,3 +397,28 @@ pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// An access token for a new client of the tenant with the given scope (e.g. `admin` in
+/// the platform tenant, `tenant:admin` in a tenant).
+pub async fn admin_token(app: &TestApp, tenant_id: TenantId, scope: &str) -> String {
+    let client = app.provision_client(tenant_id, &[GrantType::ClientCredentials], scope, true);
+    json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A request with a bearer token and an optional JSON body.
+pub async fn call_with_token(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}

@@ -5,7 +5,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::ResponseError;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
@@ -100,6 +103,16 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                // A body over the limit answers the same JSON error as any other refusal.
+                .wrap(
+                    ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, |response| {
+                        let (request, _) = response.into_parts();
+                        let response = crate::routes::body_too_large().error_response();
+                        Ok(ErrorHandlerResponse::Response(
+                            ServiceResponse::new(request, response).map_into_right_body(),
+                        ))
+                    }),
+                )
                 // The path only: a query string could carry a credential.
                 .wrap(
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)

@@ -10,6 +10,7 @@ mod personal;
 mod token;
 mod well_known;
 
+use actix_web::error::JsonPayloadError;
 use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
@@ -26,10 +27,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .limit(MAX_BODY_BYTES)
                 .error_handler(|error, _| {
                     log::debug!("rejected a JSON body: {error}");
-                    AppError::invalid_request(
-                        "the body must be a JSON object of the documented shape",
-                    )
-                    .into()
+                    match error {
+                        JsonPayloadError::Overflow { .. }
+                        | JsonPayloadError::OverflowKnownLength { .. } => body_too_large().into(),
+                        _ => AppError::invalid_request(
+                            "the body must be a JSON object of the documented shape",
+                        )
+                        .into(),
+                    }
                 }),
         )
         .app_data(
@@ -133,6 +138,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(admin::list_tokens),
         )
         .default_service(web::to(not_found));
+}
+
+/// 413 with the JSON error every other refusal uses.
+pub fn body_too_large() -> AppError {
+    AppError::rejected(
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request",
+        "the request body is too large",
+    )
 }
 
 async fn not_found() -> HttpResponse {

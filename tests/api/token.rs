@@ -295,3 +295,25 @@ fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &'static str) {
         })
         .unwrap();
 }
+
+both_backends! {
+    async fn a_body_over_64_kib_is_413_with_a_json_error(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme");
+        let padding = "a".repeat(70 * 1024);
+
+        let form = app.http.post(app.url("/oauth/token")).basic_auth(&acme.client.id, acme.client.secret.as_deref())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=client_credentials&pad={padding}")).send().await.unwrap();
+        let token = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        let json = app.http.post(app.url("/oauth/personal-access-tokens")).bearer_auth(token["access_token"].as_str().unwrap())
+            .json(&serde_json::json!({"name": padding})).send().await.unwrap();
+
+        for response in [form, json] {
+            let body = json_with_status(response, 413).await;
+            assert_eq!(body["error"], "invalid_request");
+            assert_eq!(body["error_description"], "the request body is too large");
+        }
+        json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+    }
+}

@@ -26,7 +26,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::JsonConfig::default()
                 .limit(MAX_BODY_BYTES)
                 .error_handler(|error, _| {
-                    log::debug!("rejected a JSON body: {error}");
+                    // Not the error itself: serde quotes the offending value, which may be a password.
+                    log::debug!("rejected a JSON body");
                     match error {
                         JsonPayloadError::Overflow { .. }
                         | JsonPayloadError::OverflowKnownLength { .. } => body_too_large().into(),

@@ -113,9 +113,12 @@ impl Application {
                         ))
                     }),
                 )
+                .wrap(actix_web::middleware::from_fn(
+                    crate::routes::request_id::assign,
+                ))
                 // The path only: a query string could carry a credential.
                 .wrap(
-                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms request_id=%{x-request-id}o"#)
                         .custom_request_replace("method", |request| request.method().to_string()),
                 )
                 .app_data(state.clone())

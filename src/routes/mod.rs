@@ -7,6 +7,7 @@ pub mod bearer;
 mod health;
 mod me;
 mod personal;
+pub mod request_id;
 mod token;
 mod well_known;
 

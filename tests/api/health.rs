@@ -27,3 +27,35 @@ both_backends! {
         assert_eq!(app.get("/healthz").await.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_taken_from_a_sane_header_or_generated() {
+    let app = spawn_app(crate::helpers::TestDatabase::sqlite()).await;
+
+    let echoed = app
+        .http
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", "trace-42.a_b")
+        .send()
+        .await
+        .unwrap();
+    let generated = app.get("/healthz").await;
+    let replaced = app
+        .http
+        .get(app.url("/readyz"))
+        .header("X-Request-Id", "two words")
+        .send()
+        .await
+        .unwrap();
+    let on_error = app.get("/no/such/endpoint").await;
+
+    assert_eq!(echoed.headers()["x-request-id"], "trace-42.a_b");
+    for response in [&generated, &replaced, &on_error] {
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert!(id.len() >= 16 && id != "two words", "{id}");
+    }
+    assert_ne!(
+        generated.headers()["x-request-id"],
+        replaced.headers()["x-request-id"]
+    );
+}

@@ -33,9 +33,10 @@ struct Args {
     /// `/healthz` is always measured, as the ceiling.
     #[arg(long)]
     only: Option<String>,
-    /// Tenant sizes (access + refresh tokens) whose deletion is timed; `--deletion-sizes ''` skips it.
-    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
-    deletion_sizes: Vec<u64>,
+    /// Tenant sizes (access + refresh tokens) whose deletion is timed, comma-separated;
+    /// empty (`--deletion-sizes ''`) skips the deletion benchmark.
+    #[arg(long, default_value = "10000,100000,1000000")]
+    deletion_sizes: String,
     /// Ignored: `cargo bench` passes it to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -185,8 +186,13 @@ fn main() {
         id: admin.id.to_string(),
         secret: admin_secret.unwrap().expose().to_owned(),
     };
-    let doomed: Vec<(u64, i64)> = args
+    let deletion_sizes: Vec<u64> = args
         .deletion_sizes
+        .split(',')
+        .filter(|size| !size.trim().is_empty())
+        .map(|size| size.trim().parse().expect("--deletion-sizes takes integers"))
+        .collect();
+    let doomed: Vec<(u64, i64)> = deletion_sizes
         .iter()
         .map(|&size| {
             let slug = format!("doomed-{size}");

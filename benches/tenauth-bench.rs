@@ -190,7 +190,11 @@ fn main() {
         .deletion_sizes
         .split(',')
         .filter(|size| !size.trim().is_empty())
-        .map(|size| size.trim().parse().expect("--deletion-sizes takes integers"))
+        .map(|size| {
+            size.trim()
+                .parse()
+                .expect("--deletion-sizes takes integers")
+        })
         .collect();
     let doomed: Vec<(u64, i64)> = deletion_sizes
         .iter()

@@ -65,7 +65,7 @@ impl OAuthServer {
         token: &str,
         now: NaiveDateTime,
     ) -> Result<Result<ActiveToken, InactiveReason>, DbError> {
-        let claims = match jwt::decode_claims(&self.keys, token) {
+        let claims = match jwt::decode_claims(token) {
             Ok(claims) => claims,
             Err(error) => return Ok(Err(InactiveReason::Unverifiable(error))),
         };

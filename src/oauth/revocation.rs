@@ -129,7 +129,7 @@ impl OAuthServer {
         conn: &mut DbConnection,
         token: &str,
     ) -> Result<Option<Target>, OAuthError> {
-        let Ok(claims) = jwt::decode_claims(&self.keys, token) else {
+        let Ok(claims) = jwt::decode_claims(token) else {
             return Ok(None);
         };
         let tenant_id = TenantId::new(claims.tenant_id);

@@ -264,3 +264,28 @@ both_backends! {
         assert!(body.get("active").is_none(), "never an answer about the token");
     }
 }
+
+both_backends! {
+    async fn an_instance_started_before_a_key_rotation_accepts_tokens_signed_with_the_new_key(db) {
+        let mut settings = crate::helpers::test_settings(&db);
+        // Instances behind one address share one issuer (otherwise each names its own port).
+        settings.issuer = Some("http://tenauth.test".to_owned());
+        let url = db.url.clone();
+        let old = crate::helpers::spawn_app_with(db, settings.clone()).await;
+        let acme = old.provision_tenant("acme");
+        let rotated_kid = tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp() + 1).unwrap();
+        // A second instance on the same database and keys directory, started after the rotation.
+        let second_db = crate::helpers::TestDatabase::sqlite();
+        let new = crate::helpers::spawn_app_with(second_db, tenauth::config::Settings { database_url: url, ..settings }).await;
+
+        let body = json_with_status(new.client_credentials(&acme.client, None).await, 200).await;
+        let token = body["access_token"].as_str().unwrap();
+
+        let header = token.split('.').next().unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap()).unwrap();
+        assert_eq!(header["kid"], rotated_kid, "the new instance signs with the new key");
+        assert_eq!(introspect(&old, &acme.client, token).await["active"], true, "the old instance, which never loaded that key, accepts it");
+        let old_token = json_with_status(old.client_credentials(&acme.client, None).await, 200).await;
+        assert_eq!(introspect(&new, &acme.client, old_token["access_token"].as_str().unwrap()).await["active"], true);
+    }
+}

@@ -19,12 +19,21 @@ use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
 use crate::db::models::token::{AccessTokenSummary, RevocationCounts, TokenQuery};
 use crate::db::models::user::User;
-use crate::db::{blocking, Database};
+use crate::db::{blocking, Database, DbConnection, DbError};
 use crate::domain::{now, GrantType, Scope, TenantId};
 use crate::error::AppError;
 use crate::provisioning::{self, ClientSpec, ProvisioningError, TokenFilter};
 use crate::startup::AppState;
 use crate::tenants::{self, LifecycleError};
+
+/// Runs a read on the blocking pool, off the async workers.
+async fn read_db<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+) -> Result<T, AppError> {
+    let db = state.db.clone();
+    blocking(move || db.read(query).map_err(AppError::from)).await
+}
 
 /// Who is calling the admin API.
 #[derive(Debug, Clone)]
@@ -182,12 +191,7 @@ pub async fn list_tenants(
 ) -> Result<HttpResponse, AppError> {
     admin.require_platform()?;
     let (limit, after) = (page.limit()?, page.after);
-    let db = state.db.clone();
-    let tenants = blocking(move || {
-        db.read(|conn| Tenant::list(conn, after, limit))
-            .map_err(AppError::from)
-    })
-    .await?;
+    let tenants = read_db(&state, move |conn| Tenant::list(conn, after, limit)).await?;
     let next = (tenants.len() as i64 == limit)
         .then(|| tenants.last().map(|tenant| tenant.id))
         .flatten();
@@ -205,13 +209,9 @@ pub async fn get_tenant(
 ) -> Result<HttpResponse, AppError> {
     let id = TenantId::new(id.into_inner());
     admin.require_tenant(id)?;
-    let db = state.db.clone();
-    let tenant = blocking(move || {
-        db.read(|conn| Tenant::find(conn, id))
-            .map_err(AppError::from)
-    })
-    .await?
-    .ok_or(AppError::not_found("no such tenant"))?;
+    let tenant = read_db(&state, move |conn| Tenant::find(conn, id))
+        .await?
+        .ok_or(AppError::not_found("no such tenant"))?;
     Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
 }
 
@@ -279,10 +279,8 @@ pub async fn list_audit_events(
     let id = TenantId::new(id.into_inner());
     admin.require_tenant(id)?;
     let (limit, before) = (page.limit()?, page.before);
-    let db = state.db.clone();
-    let events = blocking(move || {
-        db.read(|conn| AuditEvent::list(conn, id, before, limit))
-            .map_err(AppError::from)
+    let events = read_db(&state, move |conn| {
+        AuditEvent::list(conn, id, before, limit)
     })
     .await?;
     let next = (events.len() as i64 == limit)
@@ -407,12 +405,7 @@ pub async fn list_clients(
 ) -> Result<HttpResponse, AppError> {
     let tenant_id = TenantId::new(id.into_inner());
     admin.require_tenant(tenant_id)?;
-    let db = state.db.clone();
-    let clients = blocking(move || {
-        db.read(|conn| Client::list(conn, tenant_id))
-            .map_err(AppError::from)
-    })
-    .await?;
+    let clients = read_db(&state, move |conn| Client::list(conn, tenant_id)).await?;
     Ok(HttpResponse::Ok()
         .json(json!({ "items": clients.iter().map(client_json).collect::<Vec<_>>() })))
 }
@@ -426,10 +419,8 @@ pub async fn get_client(
     let (tenant_id, client_id) = path.into_inner();
     let tenant_id = TenantId::new(tenant_id);
     admin.require_tenant(tenant_id)?;
-    let db = state.db.clone();
-    let client = blocking(move || {
-        db.read(|conn| Client::find_in_tenant(conn, tenant_id, &client_id))
-            .map_err(AppError::from)
+    let client = read_db(&state, move |conn| {
+        Client::find_in_tenant(conn, tenant_id, &client_id)
     })
     .await?
     .ok_or(AppError::not_found("no such client"))?;
@@ -577,12 +568,7 @@ pub async fn list_users(
 ) -> Result<HttpResponse, AppError> {
     let tenant_id = TenantId::new(id.into_inner());
     admin.require_tenant(tenant_id)?;
-    let db = state.db.clone();
-    let users = blocking(move || {
-        db.read(|conn| User::list(conn, tenant_id))
-            .map_err(AppError::from)
-    })
-    .await?;
+    let users = read_db(&state, move |conn| User::list(conn, tenant_id)).await?;
     Ok(
         HttpResponse::Ok()
             .json(json!({ "items": users.iter().map(user_json).collect::<Vec<_>>() })),
@@ -680,11 +666,9 @@ pub async fn list_tokens(
         after: listing.after,
         limit,
     };
-    let db = state.db.clone();
     let current = now();
-    let tokens = blocking(move || {
-        db.read(|conn| AccessTokenSummary::list(conn, tenant_id, &query, current))
-            .map_err(AppError::from)
+    let tokens = read_db(&state, move |conn| {
+        AccessTokenSummary::list(conn, tenant_id, &query, current)
     })
     .await?;
     let next = (tokens.len() as i64 == limit)

@@ -74,11 +74,28 @@ enum Scenario {
     ClientCredentials(Credentials),
     Password(Credentials),
     Refresh(Credentials),
-    Introspect(Credentials, String),
+    /// Introspects the token; the answer must say `active` as given, or it counts as an error.
+    Introspect {
+        credentials: Credentials,
+        token: String,
+        active: bool,
+    },
     /// Each request revokes a token the worker has just obtained (not measured).
     Revoke(Credentials),
     /// Creates a personal access token with a user's bearer token.
     PersonalToken(String),
+}
+
+impl Scenario {
+    /// Whether a 2xx answer's body is the one expected (the check is a prefix test, cheap
+    /// enough not to load the load generator).
+    fn accepts(&self, body: &[u8]) -> bool {
+        match self {
+            Scenario::Introspect { active: true, .. } => body.starts_with(br#"{"active":true"#),
+            Scenario::Introspect { active: false, .. } => body == br#"{"active":false}"#,
+            _ => true,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -274,15 +291,27 @@ fn main() {
             ("refresh (rotation)", Scenario::Refresh(c())),
             (
                 "introspection (valid)",
-                Scenario::Introspect(c(), valid.clone()),
+                Scenario::Introspect {
+                    credentials: c(),
+                    token: valid.clone(),
+                    active: true,
+                },
             ),
             (
                 "introspection (revoked)",
-                Scenario::Introspect(c(), revoked.clone()),
+                Scenario::Introspect {
+                    credentials: c(),
+                    token: revoked.clone(),
+                    active: false,
+                },
             ),
             (
                 "introspection (garbage)",
-                Scenario::Introspect(c(), "garbage-token".into()),
+                Scenario::Introspect {
+                    credentials: c(),
+                    token: "garbage-token".into(),
+                    active: false,
+                },
             ),
             ("revocation", Scenario::Revoke(c())),
             (
@@ -524,10 +553,15 @@ async fn measure(
                         if matches!(scenario, Scenario::Refresh(_)) {
                             let body: serde_json::Value = response.json().await.unwrap_or_default();
                             refresh_token = body["refresh_token"].as_str().map(str::to_owned);
+                            latencies.push(elapsed.as_micros() as u64);
                         } else {
-                            let _ = response.bytes().await;
+                            let body = response.bytes().await.unwrap_or_default();
+                            if scenario.accepts(&body) {
+                                latencies.push(elapsed.as_micros() as u64);
+                            } else {
+                                errors += 1;
+                            }
                         }
-                        latencies.push(elapsed.as_micros() as u64);
                     }
                     _ => errors += 1,
                 }
@@ -627,9 +661,9 @@ async fn build_request(
                 ),
             ])
         }
-        Scenario::Introspect(credentials, token) => {
-            post("/oauth/introspect", credentials).form(&[("token", token.as_str())])
-        }
+        Scenario::Introspect {
+            credentials, token, ..
+        } => post("/oauth/introspect", credentials).form(&[("token", token.as_str())]),
         Scenario::Revoke(credentials) => {
             let token = obtain_token(http, address, credentials, "client_credentials").await;
             post("/oauth/revoke", credentials).form(&[("token", token.as_str())])

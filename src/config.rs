@@ -153,6 +153,12 @@ pub struct SettingsArgs {
     )]
     pub purge_interval: u64,
 
+    /// HTTP worker threads [default: the number of CPUs]. Database work runs on separate
+    /// blocking threads, so more workers than cores only adds wake-ups.
+    #[arg(long, env = "TENAUTH_WORKERS", value_parser = clap::value_parser!(u16).range(1..),
+          global = true)]
+    pub workers: Option<u16>,
+
     /// Log filter in env_logger syntax, e.g. `info` or `tenauth=debug,actix_web=warn`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -171,6 +177,13 @@ pub struct Settings {
     pub personal_token_ttl: Duration,
     /// `None`: no scheduled purge.
     pub purge_interval: Option<Duration>,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+/// One HTTP worker per CPU.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl Settings {
@@ -186,6 +199,7 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             personal_token_ttl: Duration::from_secs(365 * 86_400),
             purge_interval: Some(Duration::from_secs(3600)),
+            workers: default_workers(),
         }
     }
 
@@ -225,6 +239,7 @@ impl TryFrom<SettingsArgs> for Settings {
             personal_token_ttl: Duration::from_secs(args.personal_token_ttl),
             purge_interval: (args.purge_interval > 0)
                 .then(|| Duration::from_secs(args.purge_interval)),
+            workers: args.workers.map_or_else(default_workers, usize::from),
         })
     }
 }
@@ -294,6 +309,26 @@ mod tests {
             "postgres://app:***@db:5432/tenauth?sslmode=require"
         );
         assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_and_zero_is_refused() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            settings: SettingsArgs,
+        }
+        let parse = |args: &[&str]| {
+            use clap::Parser;
+            Command::try_parse_from(std::iter::once("tenauth").chain(args.iter().copied()))
+                .map(|command| Settings::try_from(command.settings).unwrap().workers)
+        };
+        assert_eq!(parse(&["--workers", "3"]).unwrap(), 3);
+        assert!(parse(&["--workers", "0"]).is_err());
+        assert_eq!(
+            Settings::with_database(DatabaseUrl::Sqlite("t.db".into())).workers,
+            default_workers()
+        );
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl Application {
             }),
             db,
         });
+        let workers = settings.workers;
         let server = HttpServer::new(move || {
             App::new()
                 // A body over the limit answers the same JSON error as any other refusal.
@@ -124,6 +125,7 @@ impl Application {
                 .app_data(state.clone())
                 .configure(crate::routes::configure)
         })
+        .workers(workers)
         .listen(listener)
         .map_err(|source| StartupError::Bind { address, source })?
         .run();

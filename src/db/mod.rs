@@ -19,17 +19,20 @@
 //! write, and each write is an ordinary transaction on the caller's thread.
 //!
 //! # Blocking
-//! Diesel is synchronous. [`Database::read`] and [`Database::write`] block; async code
-//! runs them through [`blocking`], on tokio's blocking thread pool, so actix's async
-//! workers never wait on the database.
+//! Diesel is synchronous. [`Database::read`] and [`Database::write`] block, so actix's
+//! async workers never call them: async code runs reads through
+//! [`Database::read_async`], on a fixed set of reader threads ([`reader`]), and
+//! everything else (writes, password hashing) through [`blocking`], on tokio's blocking
+//! thread pool.
 
 pub mod models;
+mod reader;
 pub mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -292,6 +295,9 @@ enum WritePath {
 pub struct Database {
     backend: Backend,
     readers: DbPool,
+    /// Started on first use, so that CLI commands, which never read from async code,
+    /// start no threads.
+    reader_threads: Arc<OnceLock<reader::ReaderThreads>>,
     writer: WritePath,
     sqlite_file: Option<Arc<SqliteFileGuard>>,
 }
@@ -338,6 +344,7 @@ impl Database {
                 Ok(Self {
                     backend: Backend::Sqlite,
                     readers,
+                    reader_threads: Arc::default(),
                     writer: WritePath::Sqlite(writer),
                     sqlite_file: Some(Arc::new(SqliteFileGuard {
                         path: path.clone(),
@@ -355,6 +362,7 @@ impl Database {
                 Ok(Self {
                     backend: Backend::Postgres,
                     readers: pool.clone(),
+                    reader_threads: Arc::default(),
                     writer: WritePath::Postgres(pool),
                     sqlite_file: None,
                 })
@@ -416,6 +424,27 @@ impl Database {
         self.check_file()?;
         let mut conn = self.readers.get().map_err(DbError::from)?;
         query(&mut conn)
+    }
+
+    /// [`Database::read`] for async code: runs `query` on one of the reader threads (one
+    /// per reader connection, see [`reader`]) and waits for it without blocking.
+    pub async fn read_async<T, E>(
+        &self,
+        query: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let threads = match self.reader_threads.get() {
+            Some(threads) => threads,
+            None => {
+                let started = reader::ReaderThreads::start(self.readers.max_size())?;
+                self.reader_threads.get_or_init(|| started)
+            }
+        };
+        let db = self.clone();
+        threads.run(move || db.read(query)).await?
     }
 
     /// Runs `work` as one write transaction (on SQLite: a savepoint of the writer's

@@ -86,53 +86,53 @@ enum Found {
 }
 
 impl OAuthServer {
-    /// `POST /oauth/introspect`. The caller must be a confidential client.
+    /// `POST /oauth/introspect`. The caller must be a confidential client. Runs on a
+    /// reader connection (`Database::read`).
     pub fn introspect(
         &self,
+        conn: &mut DbConnection,
         credentials: &PresentedCredentials,
         token: &str,
         hint: TokenTypeHint,
         now: NaiveDateTime,
     ) -> Result<Introspection, OAuthError> {
-        self.db.read(|conn| {
-            let caller = authenticate_client(conn, &self.hasher, credentials)?.client;
-            if !caller.is_confidential() {
-                log::info!(target: "tenauth::security", "introspection refused: client {} is public", caller.id);
-                return Err(OAuthError::invalid_client().with_basic_challenge(credentials.via_basic));
+        let caller = authenticate_client(conn, &self.hasher, credentials)?.client;
+        if !caller.is_confidential() {
+            log::info!(target: "tenauth::security", "introspection refused: client {} is public", caller.id);
+            return Err(OAuthError::invalid_client().with_basic_challenge(credentials.via_basic));
+        }
+        let mut outcome = Found::Unknown;
+        for kind in hint.search_order() {
+            outcome = match kind {
+                TokenTypeHint::AccessToken => self.find_access_token(conn, token, now)?,
+                TokenTypeHint::RefreshToken => self.find_refresh_token(conn, token, now)?,
+            };
+            if !matches!(outcome, Found::Unknown) {
+                break;
             }
-            let mut outcome = Found::Unknown;
-            for kind in hint.search_order() {
-                outcome = match kind {
-                    TokenTypeHint::AccessToken => self.find_access_token(conn, token, now)?,
-                    TokenTypeHint::RefreshToken => self.find_refresh_token(conn, token, now)?,
-                };
-                if !matches!(outcome, Found::Unknown) {
-                    break;
+        }
+        Ok(match outcome {
+            Found::Active(description)
+                if description.tenant_id == caller.tenant_id || caller.tenant_id.is_platform() =>
+            {
+                Introspection {
+                    active: true,
+                    token: Some(description),
                 }
             }
-            Ok(match outcome {
-                Found::Active(description)
-                    if description.tenant_id == caller.tenant_id || caller.tenant_id.is_platform() =>
-                {
-                    Introspection {
-                        active: true,
-                        token: Some(description),
-                    }
-                }
-                Found::Active(description) => {
-                    log::warn!(
-                        target: "tenauth::security",
-                        "cross-tenant introspection: client {} of tenant {} asked about jti={} of tenant {}",
-                        caller.id, caller.tenant_id, description.jti, description.tenant_id
-                    );
-                    Introspection::INACTIVE
-                }
-                Found::Inactive(reason) => {
-                    log::debug!("introspection by client {}: inactive ({reason})", caller.id);
-                    Introspection::INACTIVE
-                }
-                Found::Unknown => Introspection::INACTIVE,
-            })
+            Found::Active(description) => {
+                log::warn!(
+                    target: "tenauth::security",
+                    "cross-tenant introspection: client {} of tenant {} asked about jti={} of tenant {}",
+                    caller.id, caller.tenant_id, description.jti, description.tenant_id
+                );
+                Introspection::INACTIVE
+            }
+            Found::Inactive(reason) => {
+                log::debug!("introspection by client {}: inactive ({reason})", caller.id);
+                Introspection::INACTIVE
+            }
+            Found::Unknown => Introspection::INACTIVE,
         })
     }
 

@@ -26,13 +26,12 @@ use crate::provisioning::{self, ClientSpec, ProvisioningError, TokenFilter};
 use crate::startup::AppState;
 use crate::tenants::{self, LifecycleError};
 
-/// Runs a read on the blocking pool, off the async workers.
+/// Runs a read on the reader threads, off the async workers.
 async fn read_db<T: Send + 'static>(
     state: &AppState,
     query: impl FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, AppError> {
-    let db = state.db.clone();
-    blocking(move || db.read(query).map_err(AppError::from)).await
+    Ok(state.db.read_async(query).await?)
 }
 
 /// Who is calling the admin API.

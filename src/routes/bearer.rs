@@ -7,7 +7,6 @@ use std::pin::Pin;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::db::blocking;
 use crate::domain::now;
 use crate::oauth::bearer::ActiveToken;
 use crate::startup::AppState;
@@ -107,12 +106,10 @@ impl FromRequest for Bearer {
                 .ok_or_else(|| crate::error::AppError::Internal("no application state".into()))?;
             let token = token.ok_or(BearerError::Missing)?;
             let oauth = state.oauth.clone();
-            let validated = blocking(move || {
-                oauth
-                    .db
-                    .read(|conn| oauth.validate_access_token(conn, &token, now()))
-            })
-            .await?;
+            let validated = state
+                .db
+                .read_async(move |conn| oauth.validate_access_token(conn, &token, now()))
+                .await?;
             let active = validated.map_err(|reason| {
                 log::info!(target: "tenauth::security", "bearer token refused: {reason}");
                 BearerError::Invalid

@@ -75,7 +75,10 @@ pub async fn introspect_token(
     let (mut form, credentials) = read_form(&request, &body)?;
     let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
     let oauth = state.oauth.clone();
-    let answer = blocking(move || oauth.introspect(&credentials, &token, hint, now())).await?;
+    let answer = state
+        .db
+        .read_async(move |conn| oauth.introspect(conn, &credentials, &token, hint, now()))
+        .await?;
     Ok(no_store(HttpResponse::Ok()).json(answer))
 }
 

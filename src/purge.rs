@@ -1,7 +1,8 @@
 //! Purge: deleting tokens that expired or were revoked more than a retention period ago.
 //!
-//! Deletion runs in batches of [`BATCH`] rows per table, each its own short transaction,
-//! so that on SQLite other writes get the writer between batches and the database stays
+//! Each run walks both token tables once in primary-key order, [`BATCH`] rows per table
+//! per transaction, deleting the stale ones among them: every transaction stays short, so
+//! on SQLite other writes get the writer between batches and the database stays
 //! responsive however much there is to delete. `tenauth purge` runs it once; `serve` runs
 //! it every `TENAUTH_PURGE_INTERVAL` on a background thread.
 
@@ -9,13 +10,13 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::db::models::token::{purge_batch, RevocationCounts};
+use crate::db::models::token::{purge_batch, PurgeCursor, RevocationCounts};
 use crate::db::{Database, DbError};
 
 /// How long expired and revoked tokens are kept before purge deletes them.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
-/// Rows per table per transaction.
+/// Rows examined per table per transaction.
 pub const BATCH: i64 = 1_000;
 
 /// Deletes, batch by batch, the tokens that expired or were revoked before
@@ -27,14 +28,17 @@ pub fn purge_tokens(
 ) -> Result<RevocationCounts, DbError> {
     let cutoff = now - retention;
     let mut total = RevocationCounts::default();
-    loop {
-        let deleted = db.write(move |conn| purge_batch(conn, cutoff, BATCH))?;
+    let mut cursor = PurgeCursor::default();
+    while !cursor.is_done() {
+        let (deleted, moved) = db.write(move |conn| {
+            let deleted = purge_batch(conn, cutoff, BATCH, &mut cursor)?;
+            Ok::<_, DbError>((deleted, cursor))
+        })?;
+        cursor = moved;
         total.access_tokens += deleted.access_tokens;
         total.refresh_tokens += deleted.refresh_tokens;
-        if deleted.access_tokens < BATCH as usize && deleted.refresh_tokens < BATCH as usize {
-            return Ok(total);
-        }
     }
+    Ok(total)
 }
 
 /// Runs [`purge_tokens`] every `interval` on a background thread, for as long as the

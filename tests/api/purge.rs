@@ -125,6 +125,63 @@ both_backends! {
         assert_eq!(refresh, ["r-live", "r-used-long-ago-not-expired"], "a used refresh token stays until it expires, for reuse detection");
     }
 
+    async fn purge_walks_every_row_of_tables_larger_than_one_batch(db) {
+        let database = db.connect();
+        database.migrate().unwrap();
+        let client_id = database
+            .read(|conn| find_personal_access_client_id(conn, TenantId::PLATFORM))
+            .unwrap()
+            .unwrap();
+        // 2.3 batches per table; every third token (the stale ones) expired long ago.
+        const TOKENS: usize = 2_345;
+        database
+            .write(move |conn| {
+                let now = now();
+                for n in 0..TOKENS {
+                    let id = format!("bulk-{n:05}");
+                    let expires_at = if n % 3 == 0 { now - 10 * DAY } else { now + DAY };
+                    NewAccessToken {
+                        id: &id,
+                        tenant_id: TenantId::PLATFORM,
+                        client_id: &client_id,
+                        user_id: None,
+                        kind: TokenKind::ClientCredentials,
+                        name: None,
+                        scopes: "",
+                        created_at: now - 20 * DAY,
+                        expires_at,
+                        token_hash: &id,
+                    }
+                    .insert(conn)?;
+                    NewRefreshToken {
+                        id: &id,
+                        token_hash: &id,
+                        tenant_id: 1,
+                        client_id: &client_id,
+                        user_id: None,
+                        access_token_id: &id,
+                        family_id: &id,
+                        scopes: "",
+                        created_at: now - 20 * DAY,
+                        expires_at,
+                    }
+                    .insert(conn)?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .unwrap();
+
+        let output = run_cli(&["purge", "--json"], &[("DATABASE_URL", &raw_url(&db))], db.dir());
+
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stale = TOKENS.div_ceil(3);
+        let counts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(counts, serde_json::json!({"deleted_access_tokens": stale, "deleted_refresh_tokens": stale}));
+        let (access, refresh) = remaining(&database);
+        assert_eq!((access.len(), refresh.len()), (TOKENS - stale, TOKENS - stale));
+        assert!(access.iter().chain(&refresh).all(|id| id[5..].parse::<usize>().unwrap() % 3 != 0));
+    }
+
     async fn serve_purges_on_its_schedule(db) {
         let mut settings = crate::helpers::test_settings(&db);
         settings.purge_interval = Some(Duration::from_millis(300));

@@ -621,41 +621,97 @@ impl AccessTokenSummary {
     }
 }
 
-/// Deletes up to `batch` access tokens and up to `batch` refresh tokens that expired or
-/// were revoked before `cutoff`; returns how many of each. A used refresh token that has
-/// not expired stays: reuse detection needs it until then. (The ids are read first and
-/// deleted by key: diesel does not take a limited subselect as a delete filter.)
+/// Where a purge has got to: it walks each token table once, in primary-key order.
+///
+/// revoked_at is deliberately in no index (see migration 000005), so "revoked before the
+/// cutoff" cannot be looked up; walking the key in bounded windows visits each row once
+/// per purge and keeps every transaction short, however few rows are stale.
+#[derive(Debug, Clone, Default)]
+pub struct PurgeCursor {
+    access_after: Option<String>,
+    refresh_after: Option<String>,
+    access_done: bool,
+    refresh_done: bool,
+}
+
+impl PurgeCursor {
+    /// Both tables have been walked to the end.
+    pub fn is_done(&self) -> bool {
+        self.access_done && self.refresh_done
+    }
+}
+
+/// Examines the next `window` access tokens and the next `window` refresh tokens after
+/// the cursor, deletes those that expired or were revoked before `cutoff`, and moves the
+/// cursor past them; returns how many of each were deleted. A used refresh token that
+/// has not expired stays: reuse detection needs it until then.
 pub fn purge_batch(
     conn: &mut DbConnection,
     cutoff: NaiveDateTime,
-    batch: i64,
+    window: i64,
+    cursor: &mut PurgeCursor,
 ) -> Result<RevocationCounts, DbError> {
-    let stale_access: Vec<String> = oauth_access_tokens::table
-        .filter(
-            oauth_access_tokens::expires_at
-                .lt(cutoff)
-                .or(oauth_access_tokens::revoked_at.lt(cutoff)),
-        )
-        .select(oauth_access_tokens::id)
-        .limit(batch)
-        .load(conn)?;
-    let access_tokens = diesel::delete(
-        oauth_access_tokens::table.filter(oauth_access_tokens::id.eq_any(&stale_access)),
-    )
-    .execute(conn)?;
-    let stale_refresh: Vec<String> = oauth_refresh_tokens::table
-        .filter(
-            oauth_refresh_tokens::expires_at
-                .lt(cutoff)
-                .or(oauth_refresh_tokens::revoked_at.lt(cutoff)),
-        )
-        .select(oauth_refresh_tokens::id)
-        .limit(batch)
-        .load(conn)?;
-    let refresh_tokens = diesel::delete(
-        oauth_refresh_tokens::table.filter(oauth_refresh_tokens::id.eq_any(&stale_refresh)),
-    )
-    .execute(conn)?;
+    let stale = |expires_at: NaiveDateTime, revoked_at: Option<NaiveDateTime>| {
+        expires_at < cutoff || revoked_at.is_some_and(|revoked_at| revoked_at < cutoff)
+    };
+    let mut access_tokens = 0;
+    if !cursor.access_done {
+        let mut select = oauth_access_tokens::table
+            .select((
+                oauth_access_tokens::id,
+                oauth_access_tokens::expires_at,
+                oauth_access_tokens::revoked_at,
+            ))
+            .order(oauth_access_tokens::id)
+            .limit(window)
+            .into_boxed();
+        if let Some(after) = cursor.access_after.take() {
+            select = select.filter(oauth_access_tokens::id.gt(after));
+        }
+        let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>)> = select.load(conn)?;
+        cursor.access_done = rows.len() < window as usize;
+        let ids: Vec<&String> = rows
+            .iter()
+            .filter(|(_, expires_at, revoked_at)| stale(*expires_at, *revoked_at))
+            .map(|(id, _, _)| id)
+            .collect();
+        if !ids.is_empty() {
+            access_tokens = diesel::delete(
+                oauth_access_tokens::table.filter(oauth_access_tokens::id.eq_any(ids)),
+            )
+            .execute(conn)?;
+        }
+        cursor.access_after = rows.into_iter().last().map(|(id, _, _)| id);
+    }
+    let mut refresh_tokens = 0;
+    if !cursor.refresh_done {
+        let mut select = oauth_refresh_tokens::table
+            .select((
+                oauth_refresh_tokens::id,
+                oauth_refresh_tokens::expires_at,
+                oauth_refresh_tokens::revoked_at,
+            ))
+            .order(oauth_refresh_tokens::id)
+            .limit(window)
+            .into_boxed();
+        if let Some(after) = cursor.refresh_after.take() {
+            select = select.filter(oauth_refresh_tokens::id.gt(after));
+        }
+        let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>)> = select.load(conn)?;
+        cursor.refresh_done = rows.len() < window as usize;
+        let ids: Vec<&String> = rows
+            .iter()
+            .filter(|(_, expires_at, revoked_at)| stale(*expires_at, *revoked_at))
+            .map(|(id, _, _)| id)
+            .collect();
+        if !ids.is_empty() {
+            refresh_tokens = diesel::delete(
+                oauth_refresh_tokens::table.filter(oauth_refresh_tokens::id.eq_any(ids)),
+            )
+            .execute(conn)?;
+        }
+        cursor.refresh_after = rows.into_iter().last().map(|(id, _, _)| id);
+    }
     Ok(RevocationCounts {
         access_tokens,
         refresh_tokens,

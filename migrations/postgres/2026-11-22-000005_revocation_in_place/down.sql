@@ -1,0 +1,4 @@
+ALTER TABLE oauth_refresh_tokens RESET (fillfactor);
+ALTER TABLE oauth_access_tokens RESET (fillfactor);
+CREATE INDEX oauth_access_tokens_revoked_at ON oauth_access_tokens (revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE INDEX oauth_refresh_tokens_revoked_at ON oauth_refresh_tokens (revoked_at) WHERE revoked_at IS NOT NULL;

@@ -326,7 +326,13 @@ pub fn revoke_tenant_tokens(
 ) -> Result<RevocationCounts, ProvisioningError> {
     let actor = actor.to_owned();
     db.write(move |conn| {
-        require_live_tenant(conn, tenant_id)?;
+        // The tenant's row lock (issuance holds it shared until it commits) orders this
+        // after every issuance in flight: on PostgreSQL the UPDATEs below would otherwise
+        // miss a token committed after they took their snapshot but before this commits.
+        match Tenant::lock_for_update(conn, tenant_id)? {
+            Some(tenant) if tenant.status != TenantStatus::Deleted => {}
+            _ => return Err(ProvisioningError::NotFound("no such tenant")),
+        }
         let counts = match &filter {
             TokenFilter::All => revoke_tokens(conn, tenant_id, Revocation::Tenant, now)?,
             TokenFilter::Client(client_id) => {

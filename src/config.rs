@@ -153,6 +153,10 @@ pub struct SettingsArgs {
     )]
     pub purge_interval: u64,
 
+    /// URL of the human-readable documentation named in the RFC 8414 metadata [default: the issuer + /docs, a page this server serves].
+    #[arg(long, env = "TENAUTH_SERVICE_DOCUMENTATION", global = true)]
+    pub service_documentation: Option<String>,
+
     /// HTTP worker threads [default: the number of CPUs]. Database work runs on separate
     /// blocking threads, so more workers than cores only adds wake-ups.
     #[arg(long, env = "TENAUTH_WORKERS", value_parser = clap::value_parser!(u16).range(1..),
@@ -179,6 +183,8 @@ pub struct Settings {
     pub purge_interval: Option<Duration>,
     /// HTTP worker threads.
     pub workers: usize,
+    /// `None` means the issuer + `/docs`.
+    pub service_documentation: Option<String>,
 }
 
 /// One HTTP worker per CPU.
@@ -200,6 +206,7 @@ impl Settings {
             personal_token_ttl: Duration::from_secs(365 * 86_400),
             purge_interval: Some(Duration::from_secs(3600)),
             workers: default_workers(),
+            service_documentation: None,
         }
     }
 
@@ -240,6 +247,10 @@ impl TryFrom<SettingsArgs> for Settings {
             purge_interval: (args.purge_interval > 0)
                 .then(|| Duration::from_secs(args.purge_interval)),
             workers: args.workers.map_or_else(default_workers, usize::from),
+            service_documentation: args
+                .service_documentation
+                .map(|url| validate_url("TENAUTH_SERVICE_DOCUMENTATION", &url))
+                .transpose()?,
         })
     }
 }
@@ -247,8 +258,14 @@ impl TryFrom<SettingsArgs> for Settings {
 /// RFC 8414 §2: the issuer is an https URL with no query or fragment; plain http is
 /// accepted for development and loopback deployments.
 fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
+    validate_url("TENAUTH_ISSUER", issuer)
+}
+
+/// An http(s) URL with a host and no query, fragment, space or control character; a
+/// trailing slash is dropped.
+fn validate_url(variable: &'static str, issuer: &str) -> Result<String, ConfigError> {
     let invalid = |reason: &str| ConfigError {
-        variable: "TENAUTH_ISSUER",
+        variable,
         reason: reason.to_owned(),
     };
     let rest = issuer
@@ -311,24 +328,40 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
     }
 
-    #[test]
-    fn workers_default_to_the_cpus_and_zero_is_refused() {
+    /// Settings from command-line flags alone.
+    fn settings_from(flags: &[&str]) -> Result<Settings, String> {
         #[derive(clap::Parser)]
         struct Command {
             #[command(flatten)]
             settings: SettingsArgs,
         }
-        let parse = |args: &[&str]| {
-            use clap::Parser;
-            Command::try_parse_from(std::iter::once("tenauth").chain(args.iter().copied()))
-                .map(|command| Settings::try_from(command.settings).unwrap().workers)
+        let command = <Command as clap::Parser>::try_parse_from(
+            std::iter::once("tenauth").chain(flags.iter().copied()),
+        )
+        .map_err(|error| error.to_string())?;
+        Settings::try_from(command.settings).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_and_zero_is_refused() {
+        assert_eq!(settings_from(&["--workers", "3"]).unwrap().workers, 3);
+        assert!(settings_from(&["--workers", "0"]).is_err());
+        assert_eq!(settings_from(&[]).unwrap().workers, default_workers());
+    }
+
+    #[test]
+    fn service_documentation_must_be_an_http_url() {
+        let url = |flag: &str| {
+            settings_from(&["--service-documentation", flag])
+                .map(|settings| settings.service_documentation)
         };
-        assert_eq!(parse(&["--workers", "3"]).unwrap(), 3);
-        assert!(parse(&["--workers", "0"]).is_err());
         assert_eq!(
-            Settings::with_database(DatabaseUrl::Sqlite("t.db".into())).workers,
-            default_workers()
+            url("https://docs.example.com/tenauth/").unwrap().as_deref(),
+            Some("https://docs.example.com/tenauth")
         );
+        assert!(url("ftp://docs.example.com").is_err());
+        assert!(url("docs.example.com").is_err());
+        assert_eq!(settings_from(&[]).unwrap().service_documentation, None);
     }
 
     #[test]

@@ -274,7 +274,9 @@ fn bootstrap(settings: &Settings, output: &Output) -> Result<(), String> {
     let spec = ClientSpec {
         name: "Platform admin (bootstrap)".to_owned(),
         grant_types: BTreeSet::from([GrantType::ClientCredentials]),
-        scopes: "admin".parse().map_err(|_| "invalid scope".to_owned())?,
+        scopes: tenauth::domain::ADMIN_SCOPE
+            .parse()
+            .map_err(|_| "invalid scope".to_owned())?,
         confidential: true,
     };
     let db = open_database(settings)?;

@@ -38,6 +38,8 @@ pub enum StartupError {
 pub struct AppState {
     pub db: Database,
     pub oauth: Arc<OAuthServer>,
+    /// The `service_documentation` URL of the metadata.
+    pub service_documentation: String,
 }
 
 /// A built server, bound but not yet running.
@@ -100,6 +102,10 @@ impl Application {
                 lifetimes: TokenLifetimes::from(&settings),
             }),
             db,
+            service_documentation: settings
+                .service_documentation
+                .clone()
+                .unwrap_or_else(|| format!("{issuer}/docs")),
         });
         let workers = settings.workers;
         let server = HttpServer::new(move || {

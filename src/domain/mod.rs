@@ -9,7 +9,9 @@ mod token;
 mod user;
 
 pub use client::{ClientId, GrantType, MalformedClientId};
-pub use scope::{is_platform_scope, MalformedScope, Scope};
+pub use scope::{
+    is_platform_scope, MalformedScope, Scope, ADMIN_SCOPE, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
+};
 pub use secret::{new_token_id, random_url_safe, PlainSecret};
 pub use tenant::{TenantId, TenantStatus, UnknownVariant};
 pub use token::TokenKind;

@@ -79,9 +79,16 @@ impl Scope {
     }
 }
 
+/// The platform administrator's scope: the admin API over every tenant.
+pub const ADMIN_SCOPE: &str = "admin";
+/// A tenant administrator's scope: the admin API over the token's own tenant.
+pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
+/// The scopes that mean something to tenauth itself (tenants define their own others).
+pub const SERVER_SCOPES: [&str; 2] = [ADMIN_SCOPE, TENANT_ADMIN_SCOPE];
+
 /// `admin` and every `platform:*` scope belong to the platform tenant alone.
 pub fn is_platform_scope(token: &str) -> bool {
-    token == "admin" || token.starts_with("platform:")
+    token == ADMIN_SCOPE || token.starts_with("platform:")
 }
 
 impl fmt::Display for Scope {

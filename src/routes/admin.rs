@@ -21,6 +21,7 @@ use crate::db::models::token::{AccessTokenSummary, RevocationCounts, TokenQuery}
 use crate::db::models::user::User;
 use crate::db::{blocking, Database, DbConnection, DbError};
 use crate::domain::{now, GrantType, Scope, TenantId};
+use crate::domain::{ADMIN_SCOPE, TENANT_ADMIN_SCOPE};
 use crate::error::AppError;
 use crate::provisioning::{self, ClientSpec, ProvisioningError, TokenFilter};
 use crate::startup::AppState;
@@ -85,9 +86,9 @@ impl FromRequest for Admin {
                 Some(user_id) => format!("user:{user_id}"),
                 None => format!("client:{}", token.client_id),
             };
-            if token.tenant_id.is_platform() && token.scope.contains("admin") {
+            if token.tenant_id.is_platform() && token.scope.contains(ADMIN_SCOPE) {
                 Ok(Self::Platform { actor })
-            } else if token.scope.contains("tenant:admin") {
+            } else if token.scope.contains(TENANT_ADMIN_SCOPE) {
                 Ok(Self::Tenant {
                     tenant_id: token.tenant_id,
                     actor,

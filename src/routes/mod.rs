@@ -49,6 +49,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
+        .route("/docs", web::get().to(well_known::service_documentation))
         .route(
             "/.well-known/oauth-authorization-server",
             web::get().to(well_known::metadata),

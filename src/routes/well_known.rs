@@ -1,13 +1,20 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::domain::GrantType;
+use crate::domain::{GrantType, SERVER_SCOPES};
 use crate::startup::AppState;
 
 /// `GET /.well-known/jwks.json` (RFC 7517 §5): every public key that verifies our tokens.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let keys: Vec<_> = state.oauth.keys.public_keys().collect();
     HttpResponse::Ok().json(json!({ "keys": keys }))
+}
+
+/// `GET /docs`: the human-readable page the metadata names as `service_documentation`.
+pub async fn service_documentation() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("../../docs/service.html"))
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2).
@@ -20,6 +27,10 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        // Only the scopes tenauth itself defines: each tenant names its own others, and
+        // RFC 8414 §2 lets a server leave scopes out.
+        "scopes_supported": SERVER_SCOPES,
+        "service_documentation": state.service_documentation,
         "grant_types_supported": grant_types,
         // No authorization endpoint: none of the supported grants uses one.
         "response_types_supported": [],

@@ -44,5 +44,15 @@ both_backends! {
             assert!(grants.iter().any(|g| g == grant), "{grant}");
         }
         assert!(metadata["token_endpoint_auth_methods_supported"].as_array().unwrap().iter().any(|m| m == "client_secret_basic"));
+        assert_eq!(metadata["introspection_endpoint"], format!("{}/oauth/introspect", app.address));
+        assert_eq!(metadata["revocation_endpoint"], format!("{}/oauth/revoke", app.address));
+        assert_eq!(metadata["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+        assert_eq!(metadata["scopes_supported"], serde_json::json!(["admin", "tenant:admin"]));
+        let documentation = metadata["service_documentation"].as_str().unwrap();
+        assert_eq!(documentation, format!("{}/docs", app.address));
+        let page = app.http.get(documentation).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(page.text().await.unwrap().contains("/oauth/introspect"));
     }
 }

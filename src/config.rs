@@ -157,6 +157,20 @@ pub struct SettingsArgs {
     #[arg(long, env = "TENAUTH_SERVICE_DOCUMENTATION", global = true)]
     pub service_documentation: Option<String>,
 
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before the server stops anyway.
+    #[arg(
+        long,
+        env = "TENAUTH_SHUTDOWN_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub shutdown_timeout: u64,
+
+    /// Milliseconds a client has to send a request's head (line and headers) before it gets 408 and is disconnected.
+    #[arg(long, env = "TENAUTH_CLIENT_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub client_timeout_ms: u64,
+
     /// HTTP worker threads [default: the number of CPUs]. Database work runs on separate
     /// blocking threads, so more workers than cores only adds wake-ups.
     #[arg(long, env = "TENAUTH_WORKERS", value_parser = clap::value_parser!(u16).range(1..),
@@ -185,6 +199,10 @@ pub struct Settings {
     pub workers: usize,
     /// `None` means the issuer + `/docs`.
     pub service_documentation: Option<String>,
+    /// How long in-flight requests may take to finish once a shutdown is asked for.
+    pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's head.
+    pub client_timeout: Duration,
 }
 
 /// One HTTP worker per CPU.
@@ -207,6 +225,8 @@ impl Settings {
             purge_interval: Some(Duration::from_secs(3600)),
             workers: default_workers(),
             service_documentation: None,
+            shutdown_timeout: Duration::from_secs(30),
+            client_timeout: Duration::from_secs(5),
         }
     }
 
@@ -251,6 +271,8 @@ impl TryFrom<SettingsArgs> for Settings {
                 .service_documentation
                 .map(|url| validate_url("TENAUTH_SERVICE_DOCUMENTATION", &url))
                 .transpose()?,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+            client_timeout: Duration::from_millis(args.client_timeout_ms),
         })
     }
 }

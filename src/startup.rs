@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::dev::ServiceResponse;
@@ -132,6 +133,11 @@ impl Application {
                 .configure(crate::routes::configure)
         })
         .workers(workers)
+        // SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the bound.
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // A client that trickles its request head (slowloris) gets 408 and is dropped.
+        .client_request_timeout(settings.client_timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
         .listen(listener)
         .map_err(|source| StartupError::Bind { address, source })?
         .run();

@@ -79,6 +79,14 @@ impl Drop for PostgresDatabase {
 }
 
 impl TestDatabase {
+    /// The `DATABASE_URL` to give the `tenauth` binary (with the password, if any).
+    pub fn raw_url(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Postgres(raw) => raw.clone(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = DatabaseUrl::Sqlite(dir.path().join("tenauth.db"));

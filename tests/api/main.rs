@@ -12,6 +12,7 @@ mod cli;
 mod health;
 mod introspection;
 mod keys;
+mod lifecycle;
 mod migrations;
 mod personal_tokens;
 mod purge;

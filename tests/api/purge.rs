@@ -9,7 +9,7 @@ use tenauth::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
 use tenauth::db::{Database, DbError};
 use tenauth::domain::{now, TenantId, TokenKind};
 
-use crate::helpers::{run_cli, TestDatabase};
+use crate::helpers::run_cli;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -102,20 +102,13 @@ fn remaining(database: &Database) -> (Vec<String>, Vec<String>) {
         .unwrap()
 }
 
-fn raw_url(db: &TestDatabase) -> String {
-    match &db.url {
-        tenauth::config::DatabaseUrl::Postgres(raw) => raw.clone(),
-        other => other.to_string(),
-    }
-}
-
 both_backends! {
     async fn purge_deletes_only_tokens_expired_or_revoked_before_the_retention(db) {
         let database = db.connect();
         database.migrate().unwrap();
         arrange(&database);
 
-        let output = run_cli(&["purge", "--older-than", "7", "--json"], &[("DATABASE_URL", &raw_url(&db))], db.dir());
+        let output = run_cli(&["purge", "--older-than", "7", "--json"], &[("DATABASE_URL", &db.raw_url())], db.dir());
 
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let counts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -171,7 +164,7 @@ both_backends! {
             })
             .unwrap();
 
-        let output = run_cli(&["purge", "--json"], &[("DATABASE_URL", &raw_url(&db))], db.dir());
+        let output = run_cli(&["purge", "--json"], &[("DATABASE_URL", &db.raw_url())], db.dir());
 
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let stale = TOKENS.div_ceil(3);

@@ -124,7 +124,7 @@ both_backends! {
         std::thread::sleep(Duration::from_millis(500));
 
         assert!(server.connect().is_err(), "a stopping server accepts no new connection");
-        in_flight.write_all(body[10..].as_bytes()).unwrap();
+        in_flight.write_all(&body.as_bytes()[10..]).unwrap();
         let response = read_response(&mut in_flight);
         assert!(response.starts_with("HTTP/1.1 200"), "the request in flight was answered: {response}");
         assert!(response.contains("\"access_token\""), "{response}");

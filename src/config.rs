@@ -157,6 +157,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "TENAUTH_SERVICE_DOCUMENTATION", global = true)]
     pub service_documentation: Option<String>,
 
+    /// Seconds between checks of the keys directory: a running server signs with a key added by `tenauth keys rotate`, and publishes it, within this time.
+    #[arg(long, env = "TENAUTH_KEYS_RELOAD_INTERVAL", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub keys_reload_interval: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before the server stops anyway.
     #[arg(
         long,
@@ -199,6 +204,8 @@ pub struct Settings {
     pub workers: usize,
     /// `None` means the issuer + `/docs`.
     pub service_documentation: Option<String>,
+    /// How often a running server looks for new or removed keys.
+    pub keys_reload_interval: Duration,
     /// How long in-flight requests may take to finish once a shutdown is asked for.
     pub shutdown_timeout: Duration,
     /// How long a client may take to send a request's head.
@@ -225,6 +232,7 @@ impl Settings {
             purge_interval: Some(Duration::from_secs(3600)),
             workers: default_workers(),
             service_documentation: None,
+            keys_reload_interval: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
             client_timeout: Duration::from_secs(5),
         }
@@ -271,6 +279,7 @@ impl TryFrom<SettingsArgs> for Settings {
                 .service_documentation
                 .map(|url| validate_url("TENAUTH_SERVICE_DOCUMENTATION", &url))
                 .transpose()?,
+            keys_reload_interval: Duration::from_secs(args.keys_reload_interval),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
         })

@@ -8,6 +8,13 @@
 //! The `kid` is the key's RFC 7638 thumbprint, so it is derived from the key itself and
 //! checked on load. Several instances may share the directory (a mounted secret).
 //!
+//! Rotation: `tenauth keys rotate` adds a key, which is then the newest. A running server
+//! re-reads the directory when its files change ([`Keys::reload_if_changed`], on the
+//! schedule `serve` runs), so every instance sharing it signs with the new key and
+//! publishes it within one interval; older keys stay published, and verify the tokens
+//! they signed, until `tenauth keys prune` removes those retired longer ago than any
+//! token lives.
+//!
 //! The directory also holds `secret-hash.key`: 256 random bits (base64, mode 0600), the
 //! HMAC key under which client secrets and refresh tokens are hashed. Every instance must
 //! use the same one; losing it invalidates every client secret and refresh token.
@@ -150,6 +157,11 @@ pub struct KeyStore {
 impl KeyStore {
     /// Loads the keys in `dir`; fails if there are none.
     pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        Self::load_with_fingerprint(dir).map(|(store, _)| store)
+    }
+
+    fn load_with_fingerprint(dir: &Path) -> Result<(Self, DirFingerprint), KeyError> {
+        let fingerprint = DirFingerprint::of(dir)?;
         let mut keys = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_error(dir))? {
             let path = entry.map_err(io_error(dir))?.path();
@@ -161,7 +173,7 @@ impl KeyStore {
             return Err(KeyError::NoKeys(dir.to_owned()));
         }
         keys.sort_by(|a, b| (b.created_at, &b.kid).cmp(&(a.created_at, &a.kid)));
-        Ok(Self { keys })
+        Ok((Self { keys }, fingerprint))
     }
 
     /// Loads the keys in `dir`, first creating the directory and one key if it holds none.
@@ -192,6 +204,132 @@ impl KeyStore {
     pub fn public_keys(&self) -> impl Iterator<Item = &PublicJwk> {
         self.keys.iter().map(|key| &key.jwk)
     }
+}
+
+/// What the key files in a directory are: their names, sizes and modification times. A
+/// change means a key was added, replaced or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DirFingerprint(Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)>);
+
+impl DirFingerprint {
+    fn of(dir: &Path) -> Result<Self, KeyError> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+            let entry = entry.map_err(io_error(dir))?;
+            let path = entry.path();
+            if path
+                .extension()
+                .is_some_and(|ext| ext == "pem" || ext == "jwk")
+            {
+                let metadata = entry.metadata().map_err(io_error(&path))?;
+                files.push((entry.file_name(), metadata.len(), metadata.modified().ok()));
+            }
+        }
+        files.sort();
+        Ok(Self(files))
+    }
+}
+
+/// The server's keys: the store loaded last, replaced whole when the directory changes.
+#[derive(Debug)]
+pub struct Keys {
+    dir: PathBuf,
+    current: std::sync::RwLock<(std::sync::Arc<KeyStore>, DirFingerprint)>,
+}
+
+impl Keys {
+    /// Loads `dir`, first creating one key if it holds none (see [`KeyStore::load_or_generate`]).
+    pub fn load_or_generate(dir: &Path, now: i64) -> Result<(Self, bool), KeyError> {
+        let (_, generated) = KeyStore::load_or_generate(dir, now)?;
+        let current = KeyStore::load_with_fingerprint(dir)?;
+        let keys = Self {
+            dir: dir.to_owned(),
+            current: std::sync::RwLock::new((std::sync::Arc::new(current.0), current.1)),
+        };
+        Ok((keys, generated))
+    }
+
+    /// The keys as last loaded.
+    pub fn snapshot(&self) -> std::sync::Arc<KeyStore> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::sync::Arc::clone(&current.0)
+    }
+
+    /// Re-reads the directory if its key files changed; returns whether the keys were
+    /// replaced. A directory that no longer loads (a half-copied secret, say) leaves the
+    /// current keys in place and answers the error.
+    pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
+        let fingerprint = DirFingerprint::of(&self.dir)?;
+        if self
+            .current
+            .read()
+            .map(|current| current.1 == fingerprint)
+            .unwrap_or(false)
+        {
+            return Ok(false);
+        }
+        let (store, fingerprint) = KeyStore::load_with_fingerprint(&self.dir)?;
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = (std::sync::Arc::new(store), fingerprint);
+        Ok(true)
+    }
+
+    /// Runs [`Keys::reload_if_changed`] every `interval` on a background thread.
+    pub fn spawn_reload_schedule(keys: std::sync::Arc<Self>, interval: std::time::Duration) {
+        let started = std::thread::Builder::new()
+            .name("tenauth-keys".to_owned())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                match keys.reload_if_changed() {
+                    Ok(true) => log::info!(
+                        "reloaded the signing keys from {}: {} signs",
+                        keys.dir.display(),
+                        keys.snapshot().signing_key().kid
+                    ),
+                    Ok(false) => {}
+                    Err(error) => log::warn!("keeping the loaded signing keys: {error}"),
+                }
+            });
+        if let Err(error) = started {
+            log::error!("cannot start the key reload schedule: {error}");
+        }
+    }
+}
+
+/// Adds a key that is newer than every key in `dir` (keys are ordered by creation time,
+/// in seconds, so a key made in the same second as the newest is dated one second later).
+pub fn rotate_key(dir: &Path, now: i64) -> Result<String, KeyError> {
+    let newest = KeyStore::load(dir)
+        .ok()
+        .map_or(i64::MIN, |store| store.signing_key().created_at);
+    generate_key(dir, now.max(newest.saturating_add(1)))
+}
+
+/// Removes the keys retired (replaced by a newer key) more than `max_token_lifetime`
+/// seconds before `now`: no live token can carry their signature. The newest key always
+/// stays. Returns the kids removed.
+pub fn prune_keys(dir: &Path, now: i64, max_token_lifetime: i64) -> Result<Vec<String>, KeyError> {
+    let store = KeyStore::load(dir)?;
+    let mut removed = Vec::new();
+    // Newest first: each key was retired when the one before it in the list was made.
+    for pair in store.keys.windows(2) {
+        let (successor, key) = (&pair[0], &pair[1]);
+        if successor.created_at.saturating_add(max_token_lifetime) < now {
+            // The private key first: a reader never finds a .pem without its .jwk.
+            for extension in ["pem", "jwk"] {
+                let path = dir.join(format!("{}.{extension}", key.kid));
+                fs::remove_file(&path).map_err(io_error(&path))?;
+            }
+            removed.push(key.kid.clone());
+        }
+    }
+    Ok(removed)
 }
 
 fn load_key(pem_path: &Path) -> Result<SigningKey, KeyError> {

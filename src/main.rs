@@ -75,8 +75,12 @@ struct Output {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Write a new ES256 signing key to the keys directory; it signs from the next start.
+    /// Write a new ES256 signing key to the keys directory (the newest key signs).
     Generate,
+    /// Add a key that signs from now on: running servers pick it up within TENAUTH_KEYS_RELOAD_INTERVAL; older keys stay published until pruned.
+    Rotate,
+    /// Remove the keys retired longer ago than any token lives (the longer of the access and personal token lifetimes); the newest key always stays.
+    Prune,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,8 +162,27 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
         Command::Keys {
-            command: KeysCommand::Generate,
-        } => tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp())
+            command: KeysCommand::Prune,
+        } => {
+            let longest = settings.access_token_ttl.max(settings.personal_token_ttl);
+            tenauth::keys::prune_keys(
+                &settings.keys_dir,
+                now().and_utc().timestamp(),
+                i64::try_from(longest.as_secs()).unwrap_or(i64::MAX),
+            )
+            .map(|removed| {
+                for kid in &removed {
+                    println!("removed signing key {kid}");
+                }
+                if removed.is_empty() {
+                    println!("no key to remove");
+                }
+            })
+            .map_err(|error| error.to_string())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate | KeysCommand::Rotate,
+        } => tenauth::keys::rotate_key(&settings.keys_dir, now().and_utc().timestamp())
             .map(|kid| {
                 println!(
                     "generated signing key {kid} in {}",

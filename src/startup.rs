@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::{Database, DbError};
-use crate::keys::{load_or_generate_secret_hash_key, KeyError, KeyStore};
+use crate::keys::{load_or_generate_secret_hash_key, KeyError, Keys};
 use crate::oauth::secrets::SecretHasher;
 use crate::oauth::{OAuthServer, TokenLifetimes};
 
@@ -67,14 +67,16 @@ impl Application {
         for migration in applied {
             log::info!("applied migration {migration}");
         }
-        let (keys, generated) = KeyStore::load_or_generate(
+        let (keys, generated) = Keys::load_or_generate(
             &settings.keys_dir,
             crate::domain::now().and_utc().timestamp(),
         )?;
+        let keys = Arc::new(keys);
+        Keys::spawn_reload_schedule(keys.clone(), settings.keys_reload_interval);
         if generated {
             log::info!(
                 "generated signing key {} in {}",
-                keys.signing_key().kid,
+                keys.snapshot().signing_key().kid,
                 settings.keys_dir.display()
             );
         }
@@ -97,7 +99,7 @@ impl Application {
         let state = web::Data::new(AppState {
             oauth: Arc::new(OAuthServer {
                 db: db.clone(),
-                keys: Arc::new(keys),
+                keys: keys.clone(),
                 hasher,
                 issuer: issuer.clone(),
                 lifetimes: TokenLifetimes::from(&settings),

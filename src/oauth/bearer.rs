@@ -83,7 +83,7 @@ impl OAuthServer {
         // constant-time); rows from before the hash column fall back to the signature.
         let genuine = match &state.token_hash {
             Some(stored) => self.hasher.access_token_matches(token, stored),
-            None => jwt::verify(&self.keys, token).is_ok(),
+            None => jwt::verify(&self.keys.snapshot(), token).is_ok(),
         };
         if !genuine {
             return Ok(Err(InactiveReason::Unverifiable(

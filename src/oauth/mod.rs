@@ -38,7 +38,7 @@ use std::time::Duration;
 pub use error::{ErrorCode, OAuthError};
 
 use crate::db::Database;
-use crate::keys::KeyStore;
+use crate::keys::Keys;
 use secrets::SecretHasher;
 
 /// Lifetimes of the tokens tenauth issues.
@@ -64,7 +64,7 @@ impl From<&crate::config::Settings> for TokenLifetimes {
 #[derive(Debug)]
 pub struct OAuthServer {
     pub db: Database,
-    pub keys: Arc<KeyStore>,
+    pub keys: Arc<Keys>,
     pub hasher: SecretHasher,
     /// The issuer identifier (`iss`, and `aud` until resources are configured).
     pub issuer: String,

@@ -138,7 +138,7 @@ impl OAuthServer {
         };
         let genuine = match &owner.token_hash {
             Some(stored) => self.hasher.access_token_matches(token, stored),
-            None => jwt::verify(&self.keys, token).is_ok(),
+            None => jwt::verify(&self.keys.snapshot(), token).is_ok(),
         };
         Ok(genuine.then_some(Target::AccessToken {
             tenant_id,

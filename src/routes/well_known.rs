@@ -6,7 +6,8 @@ use crate::startup::AppState;
 
 /// `GET /.well-known/jwks.json` (RFC 7517 §5): every public key that verifies our tokens.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    let keys: Vec<_> = state.oauth.keys.public_keys().collect();
+    let store = state.oauth.keys.snapshot();
+    let keys: Vec<_> = store.public_keys().collect();
     HttpResponse::Ok().json(json!({ "keys": keys }))
 }
 

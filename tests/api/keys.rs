@@ -68,3 +68,127 @@ fn the_server_refuses_to_start_with_an_unreadable_key() {
 
     assert!(error.contains("broken.pem"), "{error}");
 }
+
+/// The `kid` in a JWT's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn published_kids(app: &crate::helpers::TestApp) -> Vec<String> {
+    let jwks = crate::helpers::json_with_status(app.get("/.well-known/jwks.json").await, 200).await;
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn keys_rotate_makes_a_running_server_sign_with_the_new_key_and_keep_the_old_one_published() {
+    let db = TestDatabase::sqlite();
+    let mut settings = test_settings(&db);
+    settings.keys_reload_interval = std::time::Duration::from_millis(100);
+    let keys_dir = settings.keys_dir.clone();
+    let app = spawn_app_with(db, settings).await;
+    let acme = app.provision_tenant("acme");
+    let before =
+        crate::helpers::json_with_status(app.client_credentials(&acme.client, None).await, 200)
+            .await;
+    let before = before["access_token"].as_str().unwrap().to_owned();
+    let old_kid = kid_of(&before);
+    assert_eq!(published_kids(&app).await, [old_kid.clone()]);
+
+    let output = run_cli(
+        &["keys", "rotate"],
+        &[("TENAUTH_KEYS_DIR", keys_dir.to_str().unwrap())],
+        keys_dir.parent().unwrap(),
+    );
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut published = published_kids(&app).await;
+    for _ in 0..50 {
+        if published.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        published = published_kids(&app).await;
+    }
+    assert_eq!(
+        published.len(),
+        2,
+        "the running server publishes the new key beside the old one"
+    );
+    assert_eq!(published[1], old_kid, "newest first");
+    let new_kid = published[0].clone();
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&new_kid));
+    let after =
+        crate::helpers::json_with_status(app.client_credentials(&acme.client, None).await, 200)
+            .await;
+    let after = after["access_token"].as_str().unwrap();
+    assert_eq!(kid_of(after), new_kid, "the new key signs from now on");
+    for token in [before.as_str(), after] {
+        let answer = crate::introspection::introspect(&app, &acme.client, token).await;
+        assert_eq!(
+            answer["active"], true,
+            "tokens signed before and after the rotation verify"
+        );
+    }
+}
+
+#[test]
+fn keys_prune_removes_only_keys_retired_longer_ago_than_any_token_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys_dir = dir.path().join("keys");
+    let now = tenauth::domain::now().and_utc().timestamp();
+    let day = 86_400;
+    let oldest = tenauth::keys::generate_key(&keys_dir, now - 10 * day).unwrap();
+    let retired_recently = tenauth::keys::generate_key(&keys_dir, now - 5 * day).unwrap();
+    let newest = tenauth::keys::generate_key(&keys_dir, now - 3600).unwrap();
+    let env = [
+        ("TENAUTH_KEYS_DIR", "keys"),
+        ("TENAUTH_ACCESS_TOKEN_TTL", "3600"),
+        // The longest-lived tokens decide: 2 days.
+        ("TENAUTH_PERSONAL_TOKEN_TTL", "172800"),
+    ];
+
+    let output = run_cli(&["keys", "prune"], &env, dir.path());
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&oldest), "{stdout}");
+    let left: Vec<String> = files_with_extension(&keys_dir, "pem")
+        .iter()
+        .chain(&files_with_extension(&keys_dir, "jwk"))
+        .map(|path| path.file_stem().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !left.contains(&oldest),
+        "replaced 5 days ago, over 2 days: pruned"
+    );
+    assert!(
+        left.contains(&retired_recently),
+        "replaced an hour ago: its tokens may live"
+    );
+    assert!(left.contains(&newest), "the signing key stays");
+    assert_eq!(left.len(), 4);
+
+    let again = run_cli(&["keys", "prune"], &env, dir.path());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("no key to remove"));
+}

@@ -105,7 +105,7 @@ async fn keys_rotate_makes_a_running_server_sign_with_the_new_key_and_keep_the_o
             .await;
     let before = before["access_token"].as_str().unwrap().to_owned();
     let old_kid = kid_of(&before);
-    assert_eq!(published_kids(&app).await, [old_kid.clone()]);
+    assert_eq!(published_kids(&app).await, std::slice::from_ref(&old_kid));
 
     let output = run_cli(
         &["keys", "rotate"],

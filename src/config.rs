@@ -182,6 +182,16 @@ pub struct SettingsArgs {
           global = true)]
     pub workers: Option<u16>,
 
+    /// Log line format: `text`, or `json` (one object per line with ts, level, target, msg, request_id, tenant_id).
+    #[arg(
+        long,
+        env = "TENAUTH_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: crate::logging::LogFormat,
+
     /// Log filter in env_logger syntax, e.g. `info` or `tenauth=debug,actix_web=warn`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,

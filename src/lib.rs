@@ -6,6 +6,8 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
 pub mod oauth;
 pub mod provisioning;
 pub mod purge;

@@ -151,9 +151,7 @@ enum UserCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::new()
-        .parse_filters(&cli.settings.log)
-        .init();
+    tenauth::logging::init(&cli.settings.log, cli.settings.log_format);
     let settings = match Settings::try_from(cli.settings) {
         Ok(settings) => settings,
         Err(error) => return fail(&error),

@@ -41,6 +41,7 @@ pub struct AppState {
     pub oauth: Arc<OAuthServer>,
     /// The `service_documentation` URL of the metadata.
     pub service_documentation: String,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A built server, bound but not yet running.
@@ -105,6 +106,7 @@ impl Application {
                 lifetimes: TokenLifetimes::from(&settings),
             }),
             db,
+            metrics: Arc::default(),
             service_documentation: settings
                 .service_documentation
                 .clone()
@@ -123,6 +125,9 @@ impl Application {
                         ))
                     }),
                 )
+                .wrap(actix_web::middleware::from_fn(
+                    crate::routes::metrics::record,
+                ))
                 .wrap(actix_web::middleware::from_fn(
                     crate::routes::request_id::assign,
                 ))

@@ -281,6 +281,15 @@ impl SqliteFileGuard {
     }
 }
 
+/// One connection pool's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    pub name: &'static str,
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// Where writes go.
 #[derive(Clone)]
 enum WritePath {
@@ -466,6 +475,23 @@ impl Database {
         }
     }
 
+    /// The connection pools' figures, for the metrics.
+    pub fn pool_states(&self) -> Vec<PoolState> {
+        let state = |name, pool: &DbPool| {
+            let state = pool.state();
+            PoolState {
+                name,
+                connections: state.connections,
+                idle: state.idle_connections,
+                max: pool.max_size(),
+            }
+        };
+        match &self.writer {
+            WritePath::Sqlite(_) => vec![state("readers", &self.readers)],
+            WritePath::Postgres(pool) => vec![state("shared", pool)],
+        }
+    }
+
     /// Readiness: a connection can be had quickly, the schema answers, and (SQLite) the
     /// file at the configured path is still the one the server opened — connections to
     /// a deleted file keep working while every write is lost.
@@ -486,7 +512,8 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
+    let context = crate::logging::current();
+    tokio::task::spawn_blocking(move || crate::logging::run_with(context, work))
         .await
         .map_err(|error| DbError::Task(error.to_string()))?
 }

@@ -50,8 +50,9 @@ impl ReaderThreads {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, DbError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let context = crate::logging::current();
         let job: Job = Box::new(move || {
-            let _ = reply.send(work());
+            let _ = reply.send(crate::logging::run_with(context, work));
         });
         self.jobs
             .send(job)

@@ -124,6 +124,7 @@ pub fn authenticate_client(
         log::info!(target: "tenauth::security", "client authentication refused: client {} is revoked or its tenant is not active", client.id);
         return Err(refuse());
     }
+    crate::logging::set_tenant(client.tenant_id);
     Ok(found)
 }
 

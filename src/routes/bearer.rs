@@ -114,6 +114,7 @@ impl FromRequest for Bearer {
                 log::info!(target: "tenauth::security", "bearer token refused: {reason}");
                 BearerError::Invalid
             })?;
+            crate::logging::set_tenant(active.tenant_id);
             // X-Tenant-ID is never trusted, only compared: a mismatch is a security event.
             if let Some(claimed) = tenant_header {
                 if claimed != active.tenant_id.to_string() {

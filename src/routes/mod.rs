@@ -6,6 +6,7 @@ mod admin;
 pub mod bearer;
 mod health;
 mod me;
+pub mod metrics;
 mod personal;
 pub mod request_id;
 mod token;
@@ -48,6 +49,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         }))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::expose))
         .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
         .route("/docs", web::get().to(well_known::service_documentation))
         .route(

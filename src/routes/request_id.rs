@@ -35,7 +35,8 @@ pub async fn assign(
         .map(str::to_owned)
         .unwrap_or_else(|| crate::domain::random_url_safe(12));
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.call(request).await?;
+    let context = crate::logging::RequestContext::new(id.clone());
+    let mut response = crate::logging::scope(context, next.call(request)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }

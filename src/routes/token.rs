@@ -21,8 +21,10 @@ pub async fn issue_token(
     let (mut form, credentials) = read_form(&request, &body)?;
     let token_request = TokenRequest::parse(&mut form)
         .map_err(|error| error.with_basic_challenge(credentials.via_basic))?;
+    let grant = token_request.grant_type();
     let oauth = state.oauth.clone();
     let response = blocking(move || oauth.exchange(&credentials, token_request, now())).await?;
+    state.metrics.token_issued(grant.as_str());
     Ok(no_store(HttpResponse::Ok()).json(response))
 }
 
@@ -79,6 +81,7 @@ pub async fn introspect_token(
         .db
         .read_async(move |conn| oauth.introspect(conn, &credentials, &token, hint, now()))
         .await?;
+    state.metrics.introspected(answer.active);
     Ok(no_store(HttpResponse::Ok()).json(answer))
 }
 
@@ -92,5 +95,6 @@ pub async fn revoke_token(
     let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
     let oauth = state.oauth.clone();
     blocking(move || oauth.revoke(&credentials, &token, hint, now())).await?;
+    state.metrics.revoked();
     Ok(no_store(HttpResponse::Ok()).finish())
 }

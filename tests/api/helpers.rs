@@ -1,6 +1,9 @@
 use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tenauth::config::{DatabaseUrl, Settings};
@@ -429,4 +432,84 @@ pub async fn call_with_token(
         request = request.json(&body);
     }
     request.send().await.unwrap()
+}
+
+/// `tenauth serve` as a child process on a free port, in `dir`.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub port: u16,
+    /// Where its standard error goes.
+    pub log: PathBuf,
+}
+
+impl ServeProcess {
+    /// Starts it with `env` added, its standard error written to `dir/serve.log`.
+    pub fn start(db: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.join("serve.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tenauth"));
+        for (name, _) in std::env::vars() {
+            if name == "DATABASE_URL" || name.starts_with("TENAUTH_") || name == "RUST_LOG" {
+                command.env_remove(name);
+            }
+        }
+        let child = command
+            .arg("serve")
+            .current_dir(dir)
+            .env("DATABASE_URL", db.raw_url())
+            .env("TENAUTH_BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start tenauth serve");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port, log }
+    }
+
+    pub fn connect(&self) -> std::io::Result<TcpStream> {
+        TcpStream::connect(("127.0.0.1", self.port))
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the process to exit; its exit status.
+    pub fn wait(&mut self, bound: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < bound,
+                "the server did not stop within {bound:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -3,85 +3,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{run_cli, spawn_app_with, test_settings, TestDatabase};
-
-/// `tenauth serve` as a child process on a free port, in `dir`.
-struct ServeProcess {
-    child: Child,
-    port: u16,
-}
-
-impl ServeProcess {
-    fn start(db: &TestDatabase, dir: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tenauth"));
-        for (name, _) in std::env::vars() {
-            if name == "DATABASE_URL" || name.starts_with("TENAUTH_") || name == "RUST_LOG" {
-                command.env_remove(name);
-            }
-        }
-        let child = command
-            .arg("serve")
-            .current_dir(dir)
-            .env("DATABASE_URL", db.raw_url())
-            .env("TENAUTH_BIND", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tenauth serve");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-
-    fn connect(&self) -> std::io::Result<TcpStream> {
-        TcpStream::connect(("127.0.0.1", self.port))
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit; its exit status.
-    fn wait(&mut self, bound: Duration) -> std::process::ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < bound,
-                "the server did not stop within {bound:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::helpers::{run_cli, spawn_app_with, test_settings, ServeProcess, TestDatabase};
 
 fn read_response(stream: &mut TcpStream) -> String {
     stream
@@ -107,7 +31,7 @@ both_backends! {
         let bootstrap = run_cli(&["bootstrap", "--json"], &[("DATABASE_URL", &db.raw_url())], dir.path());
         assert!(bootstrap.status.success(), "{}", String::from_utf8_lossy(&bootstrap.stderr));
         let admin: serde_json::Value = serde_json::from_slice(&bootstrap.stdout).unwrap();
-        let mut server = ServeProcess::start(&db, dir.path());
+        let mut server = ServeProcess::start(&db, dir.path(), &[]);
         let body = "grant_type=client_credentials";
         let credentials = crate::helpers::basic_header(admin["client_id"].as_str().unwrap(), admin["client_secret"].as_str().unwrap());
         let mut in_flight = server.connect().unwrap();

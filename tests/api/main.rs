@@ -14,6 +14,7 @@ mod introspection;
 mod keys;
 mod lifecycle;
 mod migrations;
+mod observability;
 mod personal_tokens;
 mod purge;
 mod refresh;

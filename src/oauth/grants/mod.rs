@@ -33,6 +33,15 @@ pub enum TokenRequest {
 }
 
 impl TokenRequest {
+    /// The `grant_type` this request was made with.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Self::Password { .. } => GrantType::Password,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
+        }
+    }
+
     /// Reads the grant's parameters; unknown parameters are ignored (RFC 6749 §3.2).
     pub fn parse(form: &mut Form) -> Result<Self, OAuthError> {
         let grant_type = form

@@ -1,0 +1,53 @@
+//! `GET /metrics`, and the middleware that counts every request.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+
+use crate::startup::AppState;
+
+/// Counts the request under its route pattern (bounded: `/admin/tenants/{id}`, never the
+/// path itself; `unmatched` for paths no route knows) and times it to the response head.
+pub async fn record(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    // Known methods only: a label per invented method would be unbounded.
+    let method: &'static str = match request.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
+    let response = next.call(request).await?;
+    if let Some(state) = state {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        state.metrics.request_answered(
+            &route,
+            method,
+            response.status().as_str(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
+}
+
+/// `GET /metrics`: Prometheus text format. Like `/healthz` it needs no credentials, so
+/// expose it only where the scraper can reach it (see deploy/README.md).
+pub async fn expose(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&state.db.pool_states()))
+}

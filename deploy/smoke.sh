@@ -40,6 +40,7 @@ fail() {
 for tool in psql pg_isready curl python3; do
     command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
+step "binary $TENAUTH_BIN"
 
 work=""
 db_created=""
@@ -71,13 +72,13 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'printf "smoke: interrupted\n" >&2; exit 130' INT
+trap 'printf "smoke: terminated\n" >&2; exit 143' TERM
 
 # 1. PostgreSQL, and a throw-away database.
 if ! pg_isready -q; then
     step "PostgreSQL is not answering on $PGHOST:$PGPORT; starting the local cluster"
-    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
     [[ -n "$version" ]] || fail "no PostgreSQL cluster under /etc/postgresql"
     pg_ctlcluster --skip-systemctl-redirect "$version" main start \
         || fail "nothing answers on $PGHOST:$PGPORT and pg_ctlcluster could not start $version/main"

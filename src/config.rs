@@ -162,6 +162,47 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub keys_reload_interval: u64,
 
+    /// Requests per second each client may make to the token, introspection and revocation endpoints (burst: twice that); 0 turns the limit off. Per instance.
+    #[arg(
+        long,
+        env = "TENAUTH_RATE_LIMIT_CLIENT",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub rate_limit_client: u32,
+
+    /// Requests per second all clients of one tenant may make to those endpoints together (burst: twice that); 0 turns the limit off. Per instance.
+    #[arg(
+        long,
+        env = "TENAUTH_RATE_LIMIT_TENANT",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub rate_limit_tenant: u32,
+
+    /// Failed password logins per (tenant, username) within the login window before further attempts are refused until it ends; 0 turns it off.
+    #[arg(
+        long,
+        env = "TENAUTH_LOGIN_FAILURES_PER_USER",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_failures_per_user: u32,
+
+    /// Failed password logins per client within the login window before its password attempts are refused until it ends; 0 turns it off.
+    #[arg(
+        long,
+        env = "TENAUTH_LOGIN_FAILURES_PER_CLIENT",
+        default_value_t = 50,
+        global = true
+    )]
+    pub login_failures_per_client: u32,
+
+    /// The failed-login window, in seconds.
+    #[arg(long, env = "TENAUTH_LOGIN_WINDOW", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub login_window: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before the server stops anyway.
     #[arg(
         long,
@@ -220,6 +261,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How long a client may take to send a request's head.
     pub client_timeout: Duration,
+    pub limits: crate::oauth::limits::LimitSettings,
 }
 
 /// One HTTP worker per CPU.
@@ -245,6 +287,7 @@ impl Settings {
             keys_reload_interval: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
             client_timeout: Duration::from_secs(5),
+            limits: crate::oauth::limits::LimitSettings::default(),
         }
     }
 
@@ -292,6 +335,13 @@ impl TryFrom<SettingsArgs> for Settings {
             keys_reload_interval: Duration::from_secs(args.keys_reload_interval),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
+            limits: crate::oauth::limits::LimitSettings {
+                client_rate: args.rate_limit_client,
+                tenant_rate: args.rate_limit_tenant,
+                user_failures: args.login_failures_per_user,
+                client_failures: args.login_failures_per_client,
+                login_window: Duration::from_secs(args.login_window),
+            },
         })
     }
 }

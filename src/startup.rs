@@ -15,6 +15,7 @@ use actix_web::{web, App, HttpServer};
 use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::keys::{load_or_generate_secret_hash_key, KeyError, Keys};
+use crate::oauth::limits::RateLimits;
 use crate::oauth::secrets::SecretHasher;
 use crate::oauth::{OAuthServer, TokenLifetimes};
 
@@ -73,6 +74,8 @@ impl Application {
             crate::domain::now().and_utc().timestamp(),
         )?;
         let keys = Arc::new(keys);
+        let limits = Arc::new(RateLimits::new(settings.limits));
+        RateLimits::spawn_cleanup(limits.clone());
         Keys::spawn_reload_schedule(keys.clone(), settings.keys_reload_interval);
         if generated {
             log::info!(
@@ -104,6 +107,7 @@ impl Application {
                 hasher,
                 issuer: issuer.clone(),
                 lifetimes: TokenLifetimes::from(&settings),
+                limits: limits.clone(),
             }),
             db,
             metrics: Arc::default(),

@@ -20,6 +20,10 @@ pub enum ErrorCode {
     InvalidScope,
     ServerError,
     TemporarilyUnavailable,
+    /// A rate limit or the failed-login throttle refused the request: 429 with the
+    /// `Retry-After` it needs, and `temporarily_unavailable` on the wire (RFC 6749 has no
+    /// code of its own for it, and this one already means "try again later").
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -32,7 +36,7 @@ impl ErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TemporarilyUnavailable | Self::RateLimited => "temporarily_unavailable",
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct OAuthError {
     pub description: &'static str,
     /// The client authenticated with HTTP Basic: a 401 must carry a Basic challenge.
     pub basic_challenge: bool,
+    /// Seconds until a rate-limited caller may try again.
+    pub retry_after: u64,
 }
 
 impl OAuthError {
@@ -53,7 +59,20 @@ impl OAuthError {
             code,
             description,
             basic_challenge: false,
+            retry_after: RETRY_AFTER_SECONDS as u64,
         }
+    }
+
+    /// 429: a rate limit refused the request; it may be tried again after `wait`.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self {
+            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            ..Self::new(ErrorCode::RateLimited, "too many requests; retry later")
+        }
+    }
+
+    pub fn is_rate_limited(&self) -> bool {
+        self.code == ErrorCode::RateLimited
     }
 
     pub const fn invalid_request(description: &'static str) -> Self {
@@ -131,6 +150,7 @@ impl ResponseError for OAuthError {
             ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -140,8 +160,11 @@ impl ResponseError for OAuthError {
         if self.code == ErrorCode::InvalidClient && self.basic_challenge {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tenauth""#));
         }
-        if self.code == ErrorCode::TemporarilyUnavailable {
-            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+        if matches!(
+            self.code,
+            ErrorCode::TemporarilyUnavailable | ErrorCode::RateLimited
+        ) {
+            response.insert_header((header::RETRY_AFTER, self.retry_after.max(1).to_string()));
         }
         response.json(ErrorBody {
             error: self.code.as_str(),

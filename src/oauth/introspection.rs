@@ -10,7 +10,7 @@
 use chrono::NaiveDateTime;
 
 use super::bearer::{ActiveToken, InactiveReason};
-use super::client_auth::{authenticate_client, PresentedCredentials};
+use super::client_auth::PresentedCredentials;
 use super::{OAuthError, OAuthServer};
 use crate::db::models::token::RefreshTokenState;
 use crate::db::DbConnection;
@@ -96,7 +96,7 @@ impl OAuthServer {
         hint: TokenTypeHint,
         now: NaiveDateTime,
     ) -> Result<Introspection, OAuthError> {
-        let caller = authenticate_client(conn, &self.hasher, credentials)?.client;
+        let caller = self.authenticate_caller(conn, credentials)?.client;
         if !caller.is_confidential() {
             log::info!(target: "tenauth::security", "introspection refused: client {} is public", caller.id);
             return Err(OAuthError::invalid_client().with_basic_challenge(credentials.via_basic));

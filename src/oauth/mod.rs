@@ -28,6 +28,7 @@ pub mod grants;
 pub mod introspection;
 pub mod issuance;
 pub mod jwt;
+pub mod limits;
 pub mod personal;
 pub mod revocation;
 pub mod secrets;
@@ -69,4 +70,22 @@ pub struct OAuthServer {
     /// The issuer identifier (`iss`, and `aud` until resources are configured).
     pub issuer: String,
     pub lifetimes: TokenLifetimes,
+    /// Rate limits and the failed-login throttle (per instance).
+    pub limits: Arc<limits::RateLimits>,
+}
+
+impl OAuthServer {
+    /// Authenticates the client calling the token, introspection or revocation endpoint,
+    /// charging its rate limits: the client's before anything else, its tenant's once it
+    /// is known.
+    pub(crate) fn authenticate_caller(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        credentials: &client_auth::PresentedCredentials,
+    ) -> Result<crate::db::models::client::ClientWithTenant, OAuthError> {
+        self.limits.admit_client(&credentials.client_id)?;
+        let caller = client_auth::authenticate_client(conn, &self.hasher, credentials)?;
+        self.limits.admit_tenant(caller.client.tenant_id)?;
+        Ok(caller)
+    }
 }

@@ -9,7 +9,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::client_auth::{authenticate_client, PresentedCredentials};
+use super::client_auth::PresentedCredentials;
 use super::introspection::TokenTypeHint;
 use super::jwt;
 use super::{OAuthError, OAuthServer};
@@ -60,7 +60,7 @@ impl OAuthServer {
         now: NaiveDateTime,
     ) -> Result<(), OAuthError> {
         let (caller, target) = self.db.read(|conn| {
-            let caller = authenticate_client(conn, &self.hasher, credentials)?.client;
+            let caller = self.authenticate_caller(conn, credentials)?.client;
             let mut target = None;
             for kind in hint.search_order() {
                 target = match kind {

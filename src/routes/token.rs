@@ -23,9 +23,18 @@ pub async fn issue_token(
         .map_err(|error| error.with_basic_challenge(credentials.via_basic))?;
     let grant = token_request.grant_type();
     let oauth = state.oauth.clone();
-    let response = blocking(move || oauth.exchange(&credentials, token_request, now())).await?;
+    let response = blocking(move || oauth.exchange(&credentials, token_request, now()))
+        .await
+        .inspect_err(|error| count_refusal(&state, "token", error))?;
     state.metrics.token_issued(grant.as_str());
     Ok(no_store(HttpResponse::Ok()).json(response))
+}
+
+/// Counts a rate-limit refusal in the metrics.
+fn count_refusal(state: &AppState, endpoint: &str, error: &OAuthError) {
+    if error.is_rate_limited() {
+        state.metrics.rate_limited(endpoint);
+    }
 }
 
 /// Any other method on an OAuth endpoint: 405, naming the one allowed.
@@ -80,7 +89,8 @@ pub async fn introspect_token(
     let answer = state
         .db
         .read_async(move |conn| oauth.introspect(conn, &credentials, &token, hint, now()))
-        .await?;
+        .await
+        .inspect_err(|error| count_refusal(&state, "introspect", error))?;
     state.metrics.introspected(answer.active);
     Ok(no_store(HttpResponse::Ok()).json(answer))
 }
@@ -94,7 +104,9 @@ pub async fn revoke_token(
     let (mut form, credentials) = read_form(&request, &body)?;
     let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
     let oauth = state.oauth.clone();
-    blocking(move || oauth.revoke(&credentials, &token, hint, now())).await?;
+    blocking(move || oauth.revoke(&credentials, &token, hint, now()))
+        .await
+        .inspect_err(|error| count_refusal(&state, "revoke", error))?;
     state.metrics.revoked();
     Ok(no_store(HttpResponse::Ok()).finish())
 }

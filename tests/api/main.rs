@@ -13,6 +13,7 @@ mod health;
 mod introspection;
 mod keys;
 mod lifecycle;
+mod limits;
 mod migrations;
 mod observability;
 mod personal_tokens;

@@ -7,7 +7,7 @@ mod refresh_token;
 
 use chrono::NaiveDateTime;
 
-use super::client_auth::{authenticate_client, PresentedCredentials};
+use super::client_auth::PresentedCredentials;
 use super::form::Form;
 use super::issuance::{IssueRefusal, IssuedTokens, TokenGrant};
 use super::{OAuthError, OAuthServer};
@@ -111,7 +111,7 @@ impl OAuthServer {
     ) -> Result<TokenResponse, OAuthError> {
         let client = self
             .db
-            .read(|conn| authenticate_client(conn, &self.hasher, credentials))?
+            .read(|conn| self.authenticate_caller(conn, credentials))?
             .client;
         let issued = match request {
             TokenRequest::ClientCredentials { scope } => {

@@ -29,13 +29,23 @@ pub(super) fn issue(
         return Err(OAuthError::unauthorized_client());
     }
     let scope = resolve_scope(requested, client)?;
-    let password = Password::attempt(password).ok_or(OAuthError::invalid_grant(BAD_CREDENTIALS))?;
-    let user = match username.parse::<Username>() {
-        Ok(username) => server
-            .db
-            .read(|conn| User::find_by_username(conn, client.tenant_id, &username))?,
-        Err(_) => None,
+    let username = username
+        .parse::<Username>()
+        .map_err(|_| OAuthError::invalid_grant(BAD_CREDENTIALS))?;
+    // Before any password is checked: a throttled user or client costs no Argon2 work.
+    server
+        .limits
+        .admit_login(client.tenant_id, &username, &client.id)?;
+    let failed = || {
+        server
+            .limits
+            .login_failed(client.tenant_id, &username, &client.id);
+        OAuthError::invalid_grant(BAD_CREDENTIALS)
     };
+    let password = Password::attempt(password).ok_or_else(failed)?;
+    let user = server
+        .db
+        .read(|conn| User::find_by_username(conn, client.tenant_id, &username))?;
     let password_matches = verify_password(
         &password,
         user.as_ref().map(|user| user.password_hash.as_str()),
@@ -44,9 +54,10 @@ pub(super) fn issue(
         Some(user) if password_matches && !user.disabled => user,
         _ => {
             log::info!(target: "tenauth::security", "password grant refused for client {}: unknown user, wrong password or disabled user", client.id);
-            return Err(OAuthError::invalid_grant(BAD_CREDENTIALS));
+            return Err(failed());
         }
     };
+    server.limits.login_succeeded(client.tenant_id, &username);
     let refresh = if client.allows(GrantType::RefreshToken) {
         RefreshPlan::NewFamily {
             scope: scope.clone(),

@@ -100,17 +100,17 @@ export TENAUTH_ISSUER="$issuer"
 export RUST_LOG="${RUST_LOG:-info}"
 
 # 2. One-shot setup, as a deployment does it before starting several instances: migrate, make
-#    the signing key, and create the first client (which also creates keys/secret-hash.key).
+#    the keys directory (a signing key and secret-hash.key), and create the first client.
 "$TENAUTH_BIN" migrate >"$work/migrate.log" 2>&1 || fail "tenauth migrate (see migrate.log above)"
 step "migrated ($(grep -c applied "$work/migrate.log") migrations applied)"
-"$TENAUTH_BIN" keys generate >"$work/keys.log" 2>&1 || fail "tenauth keys generate"
-step "generated the signing key in the shared keys directory"
+"$TENAUTH_BIN" keys init >"$work/keys.log" 2>&1 || fail "tenauth keys init"
+[[ -f "$TENAUTH_KEYS_DIR/secret-hash.key" ]] || fail "keys init did not create secret-hash.key"
+step "prepared the shared keys directory (signing key and secret-hash.key)"
 bootstrap=$("$TENAUTH_BIN" bootstrap --json 2>"$work/bootstrap.log") || fail "tenauth bootstrap --json"
 read -r client_id client_secret < <(
     python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"], c["client_secret"])' <<<"$bootstrap"
 ) || fail "tenauth bootstrap --json did not print {\"client_id\",\"client_secret\"}: $bootstrap"
 [[ -n "$client_id" && -n "$client_secret" ]] || fail "empty bootstrap credentials"
-[[ -f "$TENAUTH_KEYS_DIR/secret-hash.key" ]] || fail "bootstrap did not create secret-hash.key"
 step "bootstrapped platform admin client $client_id"
 
 # 3. Two instances on two free ports, same database, keys directory and issuer.

@@ -75,6 +75,8 @@ struct Output {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
+    /// Prepare a keys directory shared by several instances: a signing key and the secret-hashing key, each only if missing (run once before starting them).
+    Init,
     /// Write a new ES256 signing key to the keys directory (the newest key signs).
     Generate,
     /// Add a key that signs from now on: running servers pick it up within TENAUTH_KEYS_RELOAD_INTERVAL; older keys stay published until pruned.
@@ -159,6 +161,23 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Keys {
+            command: KeysCommand::Init,
+        } => tenauth::keys::KeyStore::load_or_generate(
+            &settings.keys_dir,
+            now().and_utc().timestamp(),
+        )
+        .and_then(|(keys, generated)| {
+            load_or_generate_secret_hash_key(&settings.keys_dir)?;
+            let verb = if generated { "generated" } else { "kept" };
+            println!(
+                "{verb} signing key {}; secret-hash key in place in {}",
+                keys.signing_key().kid,
+                settings.keys_dir.display()
+            );
+            Ok(())
+        })
+        .map_err(|error| error.to_string()),
         Command::Keys {
             command: KeysCommand::Prune,
         } => {

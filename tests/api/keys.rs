@@ -192,3 +192,36 @@ fn keys_prune_removes_only_keys_retired_longer_ago_than_any_token_lives() {
     let again = run_cli(&["keys", "prune"], &env, dir.path());
     assert!(String::from_utf8_lossy(&again.stdout).contains("no key to remove"));
 }
+
+#[test]
+fn keys_init_prepares_a_shared_directory_once_and_then_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TENAUTH_KEYS_DIR", "shared")];
+
+    let first = run_cli(&["keys", "init"], &env, dir.path());
+    let keys_dir = dir.path().join("shared");
+    let secret = std::fs::read(keys_dir.join("secret-hash.key")).unwrap();
+    let signing = files_with_extension(&keys_dir, "pem");
+    let second = run_cli(&["keys", "init"], &env, dir.path());
+
+    for output in [&first, &second] {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(signing.len(), 1);
+    assert!(String::from_utf8_lossy(&first.stdout).starts_with("generated"));
+    assert!(String::from_utf8_lossy(&second.stdout).starts_with("kept"));
+    assert_eq!(
+        files_with_extension(&keys_dir, "pem"),
+        signing,
+        "the second run keeps the key"
+    );
+    assert_eq!(
+        std::fs::read(keys_dir.join("secret-hash.key")).unwrap(),
+        secret,
+        "and the secret-hashing key"
+    );
+}

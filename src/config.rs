@@ -203,6 +203,10 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub login_window: u64,
 
+    /// Browser origins allowed to call tenauth (CORS), comma-separated, e.g. `https://app.example.com,https://admin.example.com`. Empty (the default): CORS is off, and browsers refuse cross-origin calls.
+    #[arg(long, env = "TENAUTH_CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before the server stops anyway.
     #[arg(
         long,
@@ -262,6 +266,8 @@ pub struct Settings {
     /// How long a client may take to send a request's head.
     pub client_timeout: Duration,
     pub limits: crate::oauth::limits::LimitSettings,
+    /// Origins allowed cross-origin calls; empty: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 /// One HTTP worker per CPU.
@@ -288,6 +294,7 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(30),
             client_timeout: Duration::from_secs(5),
             limits: crate::oauth::limits::LimitSettings::default(),
+            cors_origins: Vec::new(),
         }
     }
 
@@ -335,6 +342,7 @@ impl TryFrom<SettingsArgs> for Settings {
             keys_reload_interval: Duration::from_secs(args.keys_reload_interval),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
+            cors_origins: parse_origins(&args.cors_origins)?,
             limits: crate::oauth::limits::LimitSettings {
                 client_rate: args.rate_limit_client,
                 tenant_rate: args.rate_limit_tenant,
@@ -344,6 +352,25 @@ impl TryFrom<SettingsArgs> for Settings {
             },
         })
     }
+}
+
+/// A comma-separated list of origins (RFC 6454: `scheme://host[:port]`, nothing after).
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let url = validate_url("TENAUTH_CORS_ORIGINS", origin)?;
+            let after_scheme = url.split_once("://").map_or("", |(_, rest)| rest);
+            if after_scheme.contains('/') {
+                return Err(ConfigError {
+                    variable: "TENAUTH_CORS_ORIGINS",
+                    reason: "an origin is scheme://host[:port], without a path".to_owned(),
+                });
+            }
+            Ok(url)
+        })
+        .collect()
 }
 
 /// RFC 8414 §2: the issuer is an https URL with no query or fragment; plain http is
@@ -438,6 +465,20 @@ mod tests {
         assert_eq!(settings_from(&["--workers", "3"]).unwrap().workers, 3);
         assert!(settings_from(&["--workers", "0"]).is_err());
         assert_eq!(settings_from(&[]).unwrap().workers, default_workers());
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_of_bare_origins() {
+        let origins = |flag: &str| {
+            settings_from(&["--cors-origins", flag]).map(|settings| settings.cors_origins)
+        };
+        assert_eq!(
+            origins("https://app.example.com, http://localhost:3000/").unwrap(),
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(origins("").unwrap(), Vec::<String>::new());
+        assert!(origins("https://app.example.com/path").is_err());
+        assert!(origins("app.example.com").is_err());
     }
 
     #[test]

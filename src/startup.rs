@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::ResponseError;
 use actix_web::{web, App, HttpServer};
 
@@ -43,6 +43,27 @@ pub struct AppState {
     /// The `service_documentation` URL of the metadata.
     pub service_documentation: String,
     pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// CORS for the configured origins: the methods and headers tenauth's endpoints use, and
+/// `X-Request-Id` readable by scripts. A request from another origin is served without
+/// CORS headers (the browser then withholds the answer), like any non-browser client.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "x-tenant-id",
+        ])
+        .expose_headers(["x-request-id", "retry-after"])
+        .block_on_origin_mismatch(false)
+        .max_age(3600)
 }
 
 /// A built server, bound but not yet running.
@@ -117,6 +138,7 @@ impl Application {
                 .unwrap_or_else(|| format!("{issuer}/docs")),
         });
         let workers = settings.workers;
+        let cors_origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 // A body over the limit answers the same JSON error as any other refusal.
@@ -140,6 +162,11 @@ impl Application {
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms request_id=%{x-request-id}o"#)
                         .custom_request_replace("method", |request| request.method().to_string()),
                 )
+                // Outermost, so that every answer (413s and 503s included) carries CORS headers.
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
                 .app_data(state.clone())
                 .configure(crate::routes::configure)
         })

@@ -9,6 +9,7 @@ mod admin_clients;
 mod admin_tenants;
 mod admin_users;
 mod cli;
+mod cors;
 mod health;
 mod introspection;
 mod keys;

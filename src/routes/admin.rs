@@ -11,13 +11,17 @@ use std::pin::Pin;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
-use serde_json::json;
 
 use super::bearer::{Bearer, BearerError};
+use super::views::{
+    rfc3339, AuditEventPage, AuditEventView, ClientList, ClientView, CreatedClient,
+    CreatedUserView, DeletedClient, DeletedUser, DeletionReceiptView, DisabledUser, RevokedCounts,
+    RotatedSecret, TenantPage, TenantView, TokenPage, TokenView, UserList, UserView,
+};
 use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
-use crate::db::models::token::{AccessTokenSummary, RevocationCounts, TokenQuery};
+use crate::db::models::token::{AccessTokenSummary, TokenQuery};
 use crate::db::models::user::User;
 use crate::db::{blocking, Database, DbConnection, DbError};
 use crate::domain::{now, GrantType, Scope, TenantId};
@@ -100,24 +104,6 @@ impl FromRequest for Admin {
     }
 }
 
-fn rfc3339(time: NaiveDateTime) -> String {
-    time.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn tenant_json(tenant: &Tenant) -> serde_json::Value {
-    json!({
-        "id": tenant.id,
-        "slug": tenant.slug,
-        "name": tenant.name,
-        "status": tenant.status,
-        "created_at": rfc3339(tenant.created_at),
-        "updated_at": rfc3339(tenant.updated_at),
-        "suspended_at": tenant.suspended_at.map(rfc3339),
-        "deleted_at": tenant.deleted_at.map(rfc3339),
-    })
-}
-
 impl From<ProvisioningError> for AppError {
     fn from(error: ProvisioningError) -> Self {
         match error {
@@ -180,7 +166,7 @@ pub async fn create_tenant(
             .map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Created().json(tenant_json(&tenant)))
+    Ok(HttpResponse::Created().json(TenantView::from(&tenant)))
 }
 
 /// `GET /admin/tenants` (platform): tenants in id order, `?limit=&after=`.
@@ -195,10 +181,10 @@ pub async fn list_tenants(
     let next = (tenants.len() as i64 == limit)
         .then(|| tenants.last().map(|tenant| tenant.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({
-        "items": tenants.iter().map(tenant_json).collect::<Vec<_>>(),
-        "next": next,
-    })))
+    Ok(HttpResponse::Ok().json(TenantPage {
+        items: tenants.iter().map(TenantView::from).collect(),
+        next: next.map(TenantId::get),
+    }))
 }
 
 /// `GET /admin/tenants/{id}`.
@@ -212,7 +198,7 @@ pub async fn get_tenant(
     let tenant = read_db(&state, move |conn| Tenant::find(conn, id))
         .await?
         .ok_or(AppError::not_found("no such tenant"))?;
-    Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
+    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 
 /// `POST /admin/tenants/{id}/suspend` (platform).
@@ -245,7 +231,7 @@ async fn change_tenant_status(
     let (id, db) = (TenantId::new(id.into_inner()), state.db.clone());
     let tenant =
         blocking(move || change(&db, admin.actor(), id, now()).map_err(AppError::from)).await?;
-    Ok(HttpResponse::Ok().json(tenant_json(&tenant)))
+    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 
 /// `DELETE /admin/tenants/{id}` (platform): the deletion receipt.
@@ -260,13 +246,13 @@ pub async fn delete_tenant(
         tenants::delete_tenant(&db, admin.actor(), id, now()).map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": receipt.id,
-        "deleted_at": rfc3339(receipt.deleted_at),
-        "revoked_access_tokens": receipt.revoked_access_tokens,
-        "revoked_refresh_tokens": receipt.revoked_refresh_tokens,
-        "revoked_clients": receipt.revoked_clients,
-    })))
+    Ok(HttpResponse::Ok().json(DeletionReceiptView {
+        id: receipt.id.get(),
+        deleted_at: rfc3339(receipt.deleted_at),
+        revoked_access_tokens: receipt.revoked_access_tokens,
+        revoked_refresh_tokens: receipt.revoked_refresh_tokens,
+        revoked_clients: receipt.revoked_clients,
+    }))
 }
 
 /// `GET /admin/tenants/{id}/audit-events`: newest first, `?limit=&before=`.
@@ -286,42 +272,10 @@ pub async fn list_audit_events(
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|event| event.id))
         .flatten();
-    let items: Vec<_> = events
-        .iter()
-        .map(|event| {
-            json!({
-                "id": event.id,
-                "tenant_id": event.tenant_id,
-                "actor": event.actor,
-                "action": event.action,
-                "subject": event.subject,
-                "details": event.details.as_deref().and_then(|details| serde_json::from_str::<serde_json::Value>(details).ok()),
-                "created_at": rfc3339(event.created_at),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
-}
-
-fn client_json(client: &Client) -> serde_json::Value {
-    json!({
-        "client_id": client.id,
-        "tenant_id": client.tenant_id,
-        "name": client.name,
-        "grant_types": client.grant_types,
-        "scopes": client.scopes,
-        "confidential": client.is_confidential(),
-        "personal_access": client.personal_access,
-        "revoked": client.revoked_at.is_some(),
-        "created_at": rfc3339(client.created_at),
-    })
-}
-
-fn counts_json(counts: RevocationCounts) -> serde_json::Value {
-    json!({
-        "revoked_access_tokens": counts.access_tokens,
-        "revoked_refresh_tokens": counts.refresh_tokens,
-    })
+    Ok(HttpResponse::Ok().json(AuditEventPage {
+        items: events.iter().map(AuditEventView::from).collect(),
+        next,
+    }))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -390,11 +344,12 @@ pub async fn create_client(
         .map_err(AppError::from)
     })
     .await?;
-    let mut body = client_json(&client);
-    body["client_secret"] = json!(secret.as_ref().map(|secret| secret.expose()));
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(body))
+        .json(CreatedClient {
+            client: ClientView::from(&client),
+            client_secret: secret.map(|secret| secret.expose().to_owned()),
+        }))
 }
 
 /// `GET /admin/tenants/{id}/clients`.
@@ -406,8 +361,9 @@ pub async fn list_clients(
     let tenant_id = TenantId::new(id.into_inner());
     admin.require_tenant(tenant_id)?;
     let clients = read_db(&state, move |conn| Client::list(conn, tenant_id)).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "items": clients.iter().map(client_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(ClientList {
+        items: clients.iter().map(ClientView::from).collect(),
+    }))
 }
 
 /// `GET /admin/tenants/{id}/clients/{client_id}`: another tenant's client is 404.
@@ -424,7 +380,7 @@ pub async fn get_client(
     })
     .await?
     .ok_or(AppError::not_found("no such client"))?;
-    Ok(HttpResponse::Ok().json(client_json(&client)))
+    Ok(HttpResponse::Ok().json(ClientView::from(&client)))
 }
 
 /// `DELETE /admin/tenants/{id}/clients/{client_id}`: revokes the client and its tokens.
@@ -443,9 +399,10 @@ pub async fn delete_client(
             .map_err(AppError::from)
     })
     .await?;
-    let mut body = counts_json(counts);
-    body["client_id"] = json!(shown_id);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(DeletedClient {
+        client_id: shown_id,
+        counts: counts.into(),
+    }))
 }
 
 /// `POST /admin/tenants/{id}/clients/{client_id}/secret`: a new secret, shown this once.
@@ -473,7 +430,10 @@ pub async fn rotate_client_secret(
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "client_id": shown_id, "client_secret": secret.expose() })))
+        .json(RotatedSecret {
+            client_id: shown_id,
+            client_secret: secret.expose().to_owned(),
+        }))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -517,7 +477,7 @@ pub async fn revoke_tokens(
             .map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(counts_json(counts)))
+    Ok(HttpResponse::Ok().json(RevokedCounts::from(counts)))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -529,16 +489,6 @@ pub struct CreateUser {
 #[derive(Debug, serde::Deserialize)]
 pub struct NewPassword {
     password: String,
-}
-
-fn user_json(user: &User) -> serde_json::Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "tenant_id": user.tenant_id,
-        "disabled": user.disabled,
-        "created_at": rfc3339(user.created_at),
-    })
 }
 
 /// `POST /admin/tenants/{id}/users`: 201 `{"id","username","tenant_id"}`.
@@ -557,7 +507,11 @@ pub async fn create_user(
             .map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Created().json(user))
+    Ok(HttpResponse::Created().json(CreatedUserView {
+        id: user.id,
+        username: user.username,
+        tenant_id: user.tenant_id.get(),
+    }))
 }
 
 /// `GET /admin/tenants/{id}/users`: the users that are not deleted.
@@ -569,10 +523,9 @@ pub async fn list_users(
     let tenant_id = TenantId::new(id.into_inner());
     admin.require_tenant(tenant_id)?;
     let users = read_db(&state, move |conn| User::list(conn, tenant_id)).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({ "items": users.iter().map(user_json).collect::<Vec<_>>() })),
-    )
+    Ok(HttpResponse::Ok().json(UserList {
+        items: users.iter().map(UserView::from).collect(),
+    }))
 }
 
 /// `PUT /admin/tenants/{id}/users/{user_id}/password`: revokes all the user's tokens.
@@ -592,7 +545,7 @@ pub async fn change_password(
             .map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(counts_json(counts)))
+    Ok(HttpResponse::Ok().json(RevokedCounts::from(counts)))
 }
 
 /// `POST /admin/tenants/{id}/users/{user_id}/disable`.
@@ -610,7 +563,11 @@ pub async fn disable_user(
             .map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "id": user_id, "tenant_id": tenant_id, "disabled": true })))
+    Ok(HttpResponse::Ok().json(DisabledUser {
+        id: user_id,
+        tenant_id: tenant_id.get(),
+        disabled: true,
+    }))
 }
 
 /// `DELETE /admin/tenants/{id}/users/{user_id}`: revokes all the user's tokens.
@@ -628,9 +585,10 @@ pub async fn delete_user(
             .map_err(AppError::from)
     })
     .await?;
-    let mut body = counts_json(counts);
-    body["id"] = json!(user_id);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(DeletedUser {
+        id: user_id,
+        counts: counts.into(),
+    }))
 }
 
 /// `?active=&client_id=&user_id=&limit=&after=` of the token listing.
@@ -674,22 +632,11 @@ pub async fn list_tokens(
     let next = (tokens.len() as i64 == limit)
         .then(|| tokens.last().map(|token| token.id.clone()))
         .flatten();
-    let items: Vec<_> = tokens
-        .iter()
-        .map(|token| {
-            json!({
-                "id": token.id,
-                "kind": token.kind,
-                "client_id": token.client_id,
-                "user_id": token.user_id,
-                "name": token.name,
-                "scopes": token.scopes.split_whitespace().collect::<Vec<_>>(),
-                "created_at": rfc3339(token.created_at),
-                "expires_at": rfc3339(token.expires_at),
-                "revoked_at": token.revoked_at.map(rfc3339),
-                "active": token.revoked_at.is_none() && token.expires_at > current,
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
+    Ok(HttpResponse::Ok().json(TokenPage {
+        items: tokens
+            .iter()
+            .map(|token| TokenView::new(token, current))
+            .collect(),
+        next,
+    }))
 }

@@ -10,6 +10,7 @@ pub mod metrics;
 mod personal;
 pub mod request_id;
 mod token;
+pub mod views;
 mod well_known;
 
 use actix_web::error::JsonPayloadError;

@@ -1,8 +1,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::NaiveDateTime;
 
 use super::bearer::Bearer;
+use super::views::{rfc3339, CreatedPersonalToken, PersonalTokenList, PersonalTokenView};
 use crate::db::blocking;
 use crate::domain::{now, Scope};
 use crate::error::AppError;
@@ -14,11 +14,6 @@ pub struct CreatePersonalToken {
     name: String,
     #[serde(default)]
     scopes: Vec<String>,
-}
-
-fn rfc3339(time: NaiveDateTime) -> String {
-    time.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl From<PersonalTokenError> for AppError {
@@ -72,13 +67,13 @@ pub async fn create_personal_token(
     let (issued, name) = issued;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({
-            "id": issued.jti,
-            "name": name.trim(),
-            "scopes": issued.scope,
-            "access_token": issued.access_token,
-            "expires_at": rfc3339(issued.expires_at),
-        })))
+        .json(CreatedPersonalToken {
+            id: issued.jti,
+            name: name.trim().to_owned(),
+            scopes: issued.scope.iter().map(str::to_owned).collect(),
+            access_token: issued.access_token,
+            expires_at: rfc3339(issued.expires_at),
+        }))
 }
 
 /// `GET /oauth/personal-access-tokens`: the caller's tokens, without their values.
@@ -93,20 +88,9 @@ pub async fn list_personal_tokens(
             .map_err(AppError::from)
     })
     .await?;
-    let tokens: Vec<_> = tokens
-        .into_iter()
-        .map(|token| {
-            serde_json::json!({
-                "id": token.id,
-                "name": token.name,
-                "scopes": token.scopes.split_whitespace().collect::<Vec<_>>(),
-                "created_at": rfc3339(token.created_at),
-                "expires_at": rfc3339(token.expires_at),
-                "revoked": token.revoked_at.is_some(),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": tokens })))
+    Ok(HttpResponse::Ok().json(PersonalTokenList {
+        tokens: tokens.iter().map(PersonalTokenView::from).collect(),
+    }))
 }
 
 /// `DELETE /oauth/personal-access-tokens/{id}`: revokes one of the caller's own tokens.

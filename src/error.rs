@@ -61,8 +61,9 @@ impl From<DbError> for AppError {
     }
 }
 
-/// The JSON error body used by every non-OAuth endpoint.
-#[derive(Debug, serde::Serialize)]
+/// The JSON error body of every endpoint: an OAuth error code (RFC 6749 §5.2) on the
+/// OAuth endpoints, a short code (`not_found`, `forbidden`, …) elsewhere.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: &'static str,
     pub error_description: &'static str,

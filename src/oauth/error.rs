@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 
 use crate::db::DbError;
-use crate::error::RETRY_AFTER_SECONDS;
+use crate::error::{ErrorBody, RETRY_AFTER_SECONDS};
 
 /// The error codes of RFC 6749 §5.2, plus RFC 6749 §4.1.2.1's `server_error` and
 /// `temporarily_unavailable`, used here for the token endpoint too.
@@ -127,12 +127,6 @@ impl From<DbError> for OAuthError {
             Self::server_error()
         }
     }
-}
-
-#[derive(serde::Serialize)]
-struct ErrorBody {
-    error: &'static str,
-    error_description: &'static str,
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), for every answer of

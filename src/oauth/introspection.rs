@@ -16,22 +16,25 @@ use crate::db::models::token::RefreshTokenState;
 use crate::db::DbConnection;
 use crate::domain::{TenantId, TenantStatus, TokenKind};
 
-/// The answer of the introspection endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// The answer of the introspection endpoint: `{"active": false}` alone for every token
+/// that is not active, whatever the reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Introspection {
     pub active: bool,
+    /// Present only when `active` is true.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenDescription>,
 }
 
 /// What an active token is (RFC 7662 §2.2), plus `tenant_id` and `token_kind`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenDescription {
     pub scope: String,
     pub client_id: String,
     pub sub: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    #[schema(value_type = i64)]
     pub tenant_id: TenantId,
     /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
     pub token_type: &'static str,

@@ -128,7 +128,8 @@ impl From<LifecycleError> for AppError {
 }
 
 /// `?limit=&after=` (tenants) or `?limit=&before=` (audit events, newest first).
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     limit: Option<i64>,
     after: Option<i64>,
@@ -147,13 +148,21 @@ impl Page {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct CreateTenant {
     slug: String,
     name: String,
 }
 
 /// `POST /admin/tenants` (platform): 201 with the tenant.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants",
+    tag = "admin",
+    request_body = CreateTenant,
+    responses((status = 201, description = "the tenant (platform admins only)", body = super::views::TenantView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 409, description = "already exists", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn create_tenant(
     admin: Admin,
     body: web::Json<CreateTenant>,
@@ -170,6 +179,14 @@ pub async fn create_tenant(
 }
 
 /// `GET /admin/tenants` (platform): tenants in id order, `?limit=&after=`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants",
+    tag = "admin",
+    params(Page),
+    responses((status = 200, description = "tenants in id order", body = super::views::TenantPage), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn list_tenants(
     admin: Admin,
     page: web::Query<Page>,
@@ -188,6 +205,14 @@ pub async fn list_tenants(
 }
 
 /// `GET /admin/tenants/{id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, body = super::views::TenantView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn get_tenant(
     admin: Admin,
     id: web::Path<i64>,
@@ -202,6 +227,14 @@ pub async fn get_tenant(
 }
 
 /// `POST /admin/tenants/{id}/suspend` (platform).
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/suspend",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, description = "the tenant, suspended: its tokens introspect inactive until activated", body = super::views::TenantView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn suspend_tenant(
     admin: Admin,
     id: web::Path<i64>,
@@ -211,6 +244,14 @@ pub async fn suspend_tenant(
 }
 
 /// `POST /admin/tenants/{id}/activate` (platform).
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/activate",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, body = super::views::TenantView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn activate_tenant(
     admin: Admin,
     id: web::Path<i64>,
@@ -235,6 +276,14 @@ async fn change_tenant_status(
 }
 
 /// `DELETE /admin/tenants/{id}` (platform): the deletion receipt.
+#[utoipa::path(
+    delete,
+    path = "/admin/tenants/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, description = "deletion receipt: every token and client of the tenant revoked, in one transaction", body = super::views::DeletionReceiptView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn delete_tenant(
     admin: Admin,
     id: web::Path<i64>,
@@ -256,6 +305,14 @@ pub async fn delete_tenant(
 }
 
 /// `GET /admin/tenants/{id}/audit-events`: newest first, `?limit=&before=`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}/audit-events",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), Page),
+    responses((status = 200, description = "newest first", body = super::views::AuditEventPage), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn list_audit_events(
     admin: Admin,
     id: web::Path<i64>,
@@ -278,7 +335,7 @@ pub async fn list_audit_events(
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct CreateClient {
     name: String,
     grant_types: Vec<String>,
@@ -322,6 +379,15 @@ impl CreateClient {
 
 /// `POST /admin/tenants/{id}/clients`: 201 with the client and, for a confidential
 /// client, its secret — shown this once.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/clients",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    request_body = CreateClient,
+    responses((status = 201, description = "the client and, if confidential, its secret: shown this once", body = super::views::CreatedClient), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn create_client(
     admin: Admin,
     id: web::Path<i64>,
@@ -353,6 +419,14 @@ pub async fn create_client(
 }
 
 /// `GET /admin/tenants/{id}/clients`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}/clients",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, body = super::views::ClientList), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn list_clients(
     admin: Admin,
     id: web::Path<i64>,
@@ -367,6 +441,14 @@ pub async fn list_clients(
 }
 
 /// `GET /admin/tenants/{id}/clients/{client_id}`: another tenant's client is 404.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}/clients/{client_id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    responses((status = 200, body = super::views::ClientView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn get_client(
     admin: Admin,
     path: web::Path<(i64, String)>,
@@ -384,6 +466,14 @@ pub async fn get_client(
 }
 
 /// `DELETE /admin/tenants/{id}/clients/{client_id}`: revokes the client and its tokens.
+#[utoipa::path(
+    delete,
+    path = "/admin/tenants/{id}/clients/{client_id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    responses((status = 200, description = "the client and its tokens revoked", body = super::views::DeletedClient), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn delete_client(
     admin: Admin,
     path: web::Path<(i64, String)>,
@@ -406,6 +496,14 @@ pub async fn delete_client(
 }
 
 /// `POST /admin/tenants/{id}/clients/{client_id}/secret`: a new secret, shown this once.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/clients/{client_id}/secret",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    responses((status = 200, description = "the new secret, shown this once", body = super::views::RotatedSecret), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn rotate_client_secret(
     admin: Admin,
     path: web::Path<(i64, String)>,
@@ -436,7 +534,7 @@ pub async fn rotate_client_secret(
         }))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeTokens {
     client_id: Option<String>,
@@ -444,6 +542,15 @@ pub struct RevokeTokens {
 }
 
 /// `POST /admin/tenants/{id}/revoke-tokens` with an optional `client_id` or `user_id`.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/revoke-tokens",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    request_body = Option<RevokeTokens>,
+    responses((status = 200, body = super::views::RevokedCounts), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn revoke_tokens(
     admin: Admin,
     id: web::Path<i64>,
@@ -480,18 +587,27 @@ pub async fn revoke_tokens(
     Ok(HttpResponse::Ok().json(RevokedCounts::from(counts)))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
     username: String,
     password: String,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {
     password: String,
 }
 
 /// `POST /admin/tenants/{id}/users`: 201 `{"id","username","tenant_id"}`.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/users",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    request_body = CreateUser,
+    responses((status = 201, body = super::views::CreatedUserView), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 409, description = "already exists", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn create_user(
     admin: Admin,
     id: web::Path<i64>,
@@ -515,6 +631,14 @@ pub async fn create_user(
 }
 
 /// `GET /admin/tenants/{id}/users`: the users that are not deleted.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}/users",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, body = super::views::UserList), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn list_users(
     admin: Admin,
     id: web::Path<i64>,
@@ -529,6 +653,15 @@ pub async fn list_users(
 }
 
 /// `PUT /admin/tenants/{id}/users/{user_id}/password`: revokes all the user's tokens.
+#[utoipa::path(
+    put,
+    path = "/admin/tenants/{id}/users/{user_id}/password",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), ("user_id" = i64, Path, description = "user id")),
+    request_body = NewPassword,
+    responses((status = 200, description = "the password changed and every token of the user revoked", body = super::views::RevokedCounts), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn change_password(
     admin: Admin,
     path: web::Path<(i64, i64)>,
@@ -549,6 +682,14 @@ pub async fn change_password(
 }
 
 /// `POST /admin/tenants/{id}/users/{user_id}/disable`.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/users/{user_id}/disable",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), ("user_id" = i64, Path, description = "user id")),
+    responses((status = 200, body = super::views::DisabledUser), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn disable_user(
     admin: Admin,
     path: web::Path<(i64, i64)>,
@@ -571,6 +712,14 @@ pub async fn disable_user(
 }
 
 /// `DELETE /admin/tenants/{id}/users/{user_id}`: revokes all the user's tokens.
+#[utoipa::path(
+    delete,
+    path = "/admin/tenants/{id}/users/{user_id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), ("user_id" = i64, Path, description = "user id")),
+    responses((status = 200, description = "the user deleted and every token of theirs revoked", body = super::views::DeletedUser), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn delete_user(
     admin: Admin,
     path: web::Path<(i64, i64)>,
@@ -592,7 +741,8 @@ pub async fn delete_user(
 }
 
 /// `?active=&client_id=&user_id=&limit=&after=` of the token listing.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenListing {
     active: Option<bool>,
     client_id: Option<String>,
@@ -602,6 +752,14 @@ pub struct TokenListing {
 }
 
 /// `GET /admin/tenants/{id}/tokens`: access-token metadata, oldest first; never a value.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}/tokens",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), TokenListing),
+    responses((status = 200, description = "access-token metadata, oldest first; never a value", body = super::views::TokenPage), (status = 400, description = "invalid input", body = crate::error::ErrorBody), (status = 401, description = "no valid bearer token", body = crate::error::ErrorBody), (status = 403, description = "the token may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such resource (or another tenant's)", body = crate::error::ErrorBody), (status = 503, description = "database unavailable", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn list_tokens(
     admin: Admin,
     id: web::Path<i64>,

@@ -3,6 +3,17 @@ use actix_web::HttpResponse;
 use super::bearer::Bearer;
 use super::views::Me;
 
+#[utoipa::path(
+    get,
+    path = "/oauth/me",
+    tag = "personal",
+    responses(
+        (status = 200, body = super::views::Me),
+        (status = 401, description = "invalid_token (WWW-Authenticate: Bearer)", body = crate::error::ErrorBody),
+        (status = 403, description = "X-Tenant-ID names another tenant than the token's", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `GET /oauth/me`: what the caller's bearer token says about itself — the smallest
 /// protected resource, for clients and tests.
 pub async fn me(caller: Bearer) -> HttpResponse {

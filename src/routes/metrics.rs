@@ -44,6 +44,8 @@ pub async fn record(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 /// `GET /metrics`: Prometheus text format. Like `/healthz` it needs no credentials, so
 /// expose it only where the scraper can reach it (see deploy/README.md).
 pub async fn expose(state: web::Data<AppState>) -> HttpResponse {

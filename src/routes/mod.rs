@@ -3,6 +3,7 @@
 //! route the server has.
 
 mod admin;
+pub mod api_doc;
 pub mod bearer;
 mod health;
 mod me;
@@ -14,7 +15,8 @@ pub mod views;
 mod well_known;
 
 use actix_web::error::JsonPayloadError;
-use actix_web::{web, HttpResponse};
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 
 use crate::error::AppError;
 
@@ -48,102 +50,157 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .app_data(web::QueryConfig::default().error_handler(|_, _| {
             AppError::invalid_request("the query string is not of the documented shape").into()
         }))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::expose))
-        .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
-        .route("/docs", web::get().to(well_known::service_documentation))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(well_known::metadata),
-        )
-        .service(
-            web::resource("/oauth/token")
-                .route(web::post().to(token::issue_token))
-                .default_service(web::to(token::post_only)),
-        )
-        .service(
-            web::resource("/oauth/introspect")
-                .route(web::post().to(token::introspect_token))
-                .default_service(web::to(token::post_only)),
-        )
-        .service(
-            web::resource("/oauth/revoke")
-                .route(web::post().to(token::revoke_token))
-                .default_service(web::to(token::post_only)),
-        )
-        .route("/oauth/me", web::get().to(me::me))
-        .service(
-            web::resource("/oauth/personal-access-tokens")
-                .route(web::post().to(personal::create_personal_token))
-                .route(web::get().to(personal::list_personal_tokens)),
-        )
-        .route(
-            "/oauth/personal-access-tokens/{id}",
-            web::delete().to(personal::revoke_personal_token),
-        )
-        .service(
-            web::resource("/admin/tenants")
-                .route(web::post().to(admin::create_tenant))
-                .route(web::get().to(admin::list_tenants)),
-        )
-        .service(
-            web::resource("/admin/tenants/{id}")
-                .route(web::get().to(admin::get_tenant))
-                .route(web::delete().to(admin::delete_tenant)),
-        )
-        .route(
-            "/admin/tenants/{id}/suspend",
-            web::post().to(admin::suspend_tenant),
-        )
-        .route(
-            "/admin/tenants/{id}/activate",
-            web::post().to(admin::activate_tenant),
-        )
-        .route(
-            "/admin/tenants/{id}/audit-events",
-            web::get().to(admin::list_audit_events),
-        )
-        .service(
-            web::resource("/admin/tenants/{id}/clients")
-                .route(web::post().to(admin::create_client))
-                .route(web::get().to(admin::list_clients)),
-        )
-        .service(
-            web::resource("/admin/tenants/{id}/clients/{client_id}")
-                .route(web::get().to(admin::get_client))
-                .route(web::delete().to(admin::delete_client)),
-        )
-        .route(
-            "/admin/tenants/{id}/clients/{client_id}/secret",
-            web::post().to(admin::rotate_client_secret),
-        )
-        .route(
-            "/admin/tenants/{id}/revoke-tokens",
-            web::post().to(admin::revoke_tokens),
-        )
-        .service(
-            web::resource("/admin/tenants/{id}/users")
-                .route(web::post().to(admin::create_user))
-                .route(web::get().to(admin::list_users)),
-        )
-        .route(
-            "/admin/tenants/{id}/users/{user_id}",
-            web::delete().to(admin::delete_user),
-        )
-        .route(
-            "/admin/tenants/{id}/users/{user_id}/password",
-            web::put().to(admin::change_password),
-        )
-        .route(
-            "/admin/tenants/{id}/users/{user_id}/disable",
-            web::post().to(admin::disable_user),
-        )
-        .route(
-            "/admin/tenants/{id}/tokens",
-            web::get().to(admin::list_tokens),
-        )
         .default_service(web::to(not_found));
+    let mut allowed: Vec<(&'static str, Vec<Method>)> = Vec::new();
+    for Endpoint {
+        method,
+        path,
+        route,
+    } in endpoints()
+    {
+        config.route(path, route);
+        match allowed.iter_mut().find(|(known, _)| *known == path) {
+            Some((_, methods)) => methods.push(method),
+            None => allowed.push((path, vec![method])),
+        }
+    }
+    // Any other method on a known path: 405 naming the ones allowed (RFC 9110 §15.5.6).
+    for (path, methods) in allowed {
+        let allow = methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        config.route(path, web::to(move || method_not_allowed(allow.clone())));
+    }
+}
+
+/// One endpoint: what the router serves and the OpenAPI document describes.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    route: Route,
+}
+
+fn at<F, Args>(method: Method, path: &'static str, handler: F) -> Endpoint
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    Endpoint {
+        route: web::method(method.clone()).to(handler),
+        method,
+        path,
+    }
+}
+
+/// Every endpoint of the server, in one table: [`configure`] registers them, and a test
+/// checks that the OpenAPI document (`/openapi.json`) describes each one.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        at(M::GET, "/healthz", health::healthz),
+        at(M::GET, "/readyz", health::readyz),
+        at(M::GET, "/metrics", metrics::expose),
+        at(M::GET, "/openapi.json", api_doc::openapi_json),
+        at(M::GET, "/docs", well_known::service_documentation),
+        at(M::GET, "/.well-known/jwks.json", well_known::jwks),
+        at(
+            M::GET,
+            "/.well-known/oauth-authorization-server",
+            well_known::metadata,
+        ),
+        at(M::POST, "/oauth/token", token::issue_token),
+        at(M::POST, "/oauth/introspect", token::introspect_token),
+        at(M::POST, "/oauth/revoke", token::revoke_token),
+        at(M::GET, "/oauth/me", me::me),
+        at(
+            M::POST,
+            "/oauth/personal-access-tokens",
+            personal::create_personal_token,
+        ),
+        at(
+            M::GET,
+            "/oauth/personal-access-tokens",
+            personal::list_personal_tokens,
+        ),
+        at(
+            M::DELETE,
+            "/oauth/personal-access-tokens/{id}",
+            personal::revoke_personal_token,
+        ),
+        at(M::POST, "/admin/tenants", admin::create_tenant),
+        at(M::GET, "/admin/tenants", admin::list_tenants),
+        at(M::GET, "/admin/tenants/{id}", admin::get_tenant),
+        at(M::DELETE, "/admin/tenants/{id}", admin::delete_tenant),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/suspend",
+            admin::suspend_tenant,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/activate",
+            admin::activate_tenant,
+        ),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/audit-events",
+            admin::list_audit_events,
+        ),
+        at(M::POST, "/admin/tenants/{id}/clients", admin::create_client),
+        at(M::GET, "/admin/tenants/{id}/clients", admin::list_clients),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/clients/{client_id}",
+            admin::get_client,
+        ),
+        at(
+            M::DELETE,
+            "/admin/tenants/{id}/clients/{client_id}",
+            admin::delete_client,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/clients/{client_id}/secret",
+            admin::rotate_client_secret,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/revoke-tokens",
+            admin::revoke_tokens,
+        ),
+        at(M::POST, "/admin/tenants/{id}/users", admin::create_user),
+        at(M::GET, "/admin/tenants/{id}/users", admin::list_users),
+        at(
+            M::DELETE,
+            "/admin/tenants/{id}/users/{user_id}",
+            admin::delete_user,
+        ),
+        at(
+            M::PUT,
+            "/admin/tenants/{id}/users/{user_id}/password",
+            admin::change_password,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/users/{user_id}/disable",
+            admin::disable_user,
+        ),
+        at(M::GET, "/admin/tenants/{id}/tokens", admin::list_tokens),
+    ]
+}
+
+/// 405 with the JSON error shape and the `Allow` header.
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "this method is not allowed here; see the Allow header",
+        }))
 }
 
 /// 413 with the JSON error every other refusal uses.

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::oauth::personal::PersonalTokenError;
 use crate::startup::AppState;
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct CreatePersonalToken {
     name: String,
     #[serde(default)]
@@ -42,6 +42,19 @@ impl From<PersonalTokenError> for AppError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/personal-access-tokens",
+    tag = "personal",
+    request_body = CreatePersonalToken,
+    responses(
+        (status = 201, description = "the token, shown this once", body = super::views::CreatedPersonalToken),
+        (status = 400, description = "invalid_request or invalid_scope (wider than the caller's token)", body = crate::error::ErrorBody),
+        (status = 401, description = "invalid_token", body = crate::error::ErrorBody),
+        (status = 403, description = "not a user's token", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `POST /oauth/personal-access-tokens`: a new personal access token for the caller's user.
 pub async fn create_personal_token(
     caller: Bearer,
@@ -76,6 +89,17 @@ pub async fn create_personal_token(
         }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/oauth/personal-access-tokens",
+    tag = "personal",
+    responses(
+        (status = 200, body = super::views::PersonalTokenList),
+        (status = 401, description = "invalid_token", body = crate::error::ErrorBody),
+        (status = 403, description = "not a user's token", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `GET /oauth/personal-access-tokens`: the caller's tokens, without their values.
 pub async fn list_personal_tokens(
     caller: Bearer,
@@ -93,6 +117,18 @@ pub async fn list_personal_tokens(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/oauth/personal-access-tokens/{id}",
+    tag = "personal",
+    params(("id" = String, Path, description = "the token's id (jti)")),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 401, description = "invalid_token", body = crate::error::ErrorBody),
+        (status = 404, description = "not one of the caller's tokens", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `DELETE /oauth/personal-access-tokens/{id}`: revokes one of the caller's own tokens.
 pub async fn revoke_personal_token(
     caller: Bearer,

@@ -11,6 +11,61 @@ use crate::oauth::introspection::TokenTypeHint;
 use crate::oauth::OAuthError;
 use crate::startup::AppState;
 
+/// The form of `POST /oauth/token`. For the document only: forms are parsed by
+/// `oauth::form`, which refuses a repeated parameter.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct TokenForm {
+    grant_type: GrantTypeName,
+    /// Space-separated; by default the client's scopes (or, on refresh, the original grant's).
+    scope: Option<String>,
+    /// `password` grant.
+    username: Option<String>,
+    /// `password` grant.
+    password: Option<String>,
+    /// `refresh_token` grant: the token to rotate.
+    refresh_token: Option<String>,
+    /// When not sent in HTTP Basic (`client_secret_post`; a public client sends only this).
+    client_id: Option<String>,
+    /// `client_secret_post`.
+    client_secret: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(super) enum GrantTypeName {
+    ClientCredentials,
+    Password,
+    RefreshToken,
+}
+
+/// The form of `POST /oauth/introspect` and `POST /oauth/revoke` (RFC 7662 §2.1, RFC 7009 §2.1).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct TokenParametersForm {
+    token: String,
+    /// `access_token` or `refresh_token`: which kind to look for first (both are searched).
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "the tokens (RFC 6749 §5.1); Cache-Control: no-store", body = crate::oauth::grants::TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = crate::error::ErrorBody),
+        (status = 401, description = "invalid_client (with WWW-Authenticate: Basic when Basic was used)", body = crate::error::ErrorBody),
+        (status = 413, description = "body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 429, description = "rate limited or failed-login throttle; Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+    ),
+    security(("client_secret_basic" = []), ())
+)]
 /// `POST /oauth/token` (RFC 6749 §3.2): parses the form and the client's credentials,
 /// then hands the exchange to the protocol layer on a blocking thread.
 pub async fn issue_token(
@@ -35,16 +90,6 @@ fn count_refusal(state: &AppState, endpoint: &str, error: &OAuthError) {
     if error.is_rate_limited() {
         state.metrics.rate_limited(endpoint);
     }
-}
-
-/// Any other method on an OAuth endpoint: 405, naming the one allowed.
-pub async fn post_only() -> HttpResponse {
-    no_store(HttpResponse::MethodNotAllowed())
-        .insert_header((header::ALLOW, "POST"))
-        .json(serde_json::json!({
-            "error": "invalid_request",
-            "error_description": "use POST",
-        }))
 }
 
 /// The parts every OAuth form endpoint starts with: the form, the client's credentials.
@@ -77,6 +122,20 @@ fn token_parameters(
     Ok((token, hint))
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    request_body(content = TokenParametersForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "the token's state; `{\"active\":false}` alone for every token that is not active", body = crate::oauth::introspection::Introspection),
+        (status = 400, description = "invalid_request (no token)", body = crate::error::ErrorBody),
+        (status = 401, description = "invalid_client: only confidential clients may introspect", body = crate::error::ErrorBody),
+        (status = 429, description = "rate limited; Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+    ),
+    security(("client_secret_basic" = []), ())
+)]
 /// `POST /oauth/introspect` (RFC 7662 §2).
 pub async fn introspect_token(
     request: HttpRequest,
@@ -95,6 +154,20 @@ pub async fn introspect_token(
     Ok(no_store(HttpResponse::Ok()).json(answer))
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    request_body(content = TokenParametersForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "revoked, or unknown/expired/already revoked/another tenant's (all look alike)"),
+        (status = 400, description = "invalid_request (no token), or unauthorized_client (another client's token of the same tenant)", body = crate::error::ErrorBody),
+        (status = 401, description = "invalid_client", body = crate::error::ErrorBody),
+        (status = 429, description = "rate limited; Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+    ),
+    security(("client_secret_basic" = []), ())
+)]
 /// `POST /oauth/revoke` (RFC 7009 §2).
 pub async fn revoke_token(
     request: HttpRequest,

@@ -4,6 +4,8 @@ use serde_json::json;
 use crate::domain::{GrantType, SERVER_SCOPES};
 use crate::startup::AppState;
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "RFC 7517 JWK set: every key that may still verify a live token (kid, alg ES256, use sig)")))]
 /// `GET /.well-known/jwks.json` (RFC 7517 §5): every public key that verifies our tokens.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let store = state.oauth.keys.snapshot();
@@ -11,6 +13,8 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "keys": keys }))
 }
 
+#[utoipa::path(get, path = "/docs", tag = "discovery",
+    responses((status = 200, description = "a short human-readable page", content_type = "text/html")))]
 /// `GET /docs`: the human-readable page the metadata names as `service_documentation`.
 pub async fn service_documentation() -> HttpResponse {
     HttpResponse::Ok()
@@ -18,6 +22,8 @@ pub async fn service_documentation() -> HttpResponse {
         .body(include_str!("../../docs/service.html"))
 }
 
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "RFC 8414 authorization server metadata")))]
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2).
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let issuer = &state.oauth.issuer;

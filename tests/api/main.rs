@@ -17,6 +17,7 @@ mod lifecycle;
 mod limits;
 mod migrations;
 mod observability;
+mod openapi;
 mod personal_tokens;
 mod purge;
 mod refresh;

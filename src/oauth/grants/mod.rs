@@ -77,7 +77,7 @@ impl TokenRequest {
 }
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,

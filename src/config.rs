@@ -162,6 +162,15 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub keys_reload_interval: u64,
 
+    /// Seconds a key added by `tenauth keys rotate` is published in the JWKS before it signs: long enough for every instance sharing the keys directory to have loaded it (reload interval, plus secret propagation on Kubernetes).
+    #[arg(
+        long,
+        env = "TENAUTH_KEYS_PUBLISH_DELAY",
+        default_value_t = 120,
+        global = true
+    )]
+    pub keys_publish_delay: u64,
+
     /// Requests per second each client may make to the token, introspection and revocation endpoints (burst: twice that); 0 turns the limit off. Per instance.
     #[arg(
         long,
@@ -261,6 +270,8 @@ pub struct Settings {
     pub service_documentation: Option<String>,
     /// How often a running server looks for new or removed keys.
     pub keys_reload_interval: Duration,
+    /// How long a new key is published before it signs.
+    pub keys_publish_delay: Duration,
     /// How long in-flight requests may take to finish once a shutdown is asked for.
     pub shutdown_timeout: Duration,
     /// How long a client may take to send a request's head.
@@ -291,6 +302,7 @@ impl Settings {
             workers: default_workers(),
             service_documentation: None,
             keys_reload_interval: Duration::from_secs(10),
+            keys_publish_delay: Duration::from_secs(120),
             shutdown_timeout: Duration::from_secs(30),
             client_timeout: Duration::from_secs(5),
             limits: crate::oauth::limits::LimitSettings::default(),
@@ -340,6 +352,7 @@ impl TryFrom<SettingsArgs> for Settings {
                 .map(|url| validate_url("TENAUTH_SERVICE_DOCUMENTATION", &url))
                 .transpose()?,
             keys_reload_interval: Duration::from_secs(args.keys_reload_interval),
+            keys_publish_delay: Duration::from_secs(args.keys_publish_delay),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
             cors_origins: parse_origins(&args.cors_origins)?,

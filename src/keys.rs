@@ -190,9 +190,20 @@ impl KeyStore {
         Ok((Self::load(dir)?, !has_key))
     }
 
-    /// The key that signs new tokens: the newest.
+    /// The newest key.
     pub fn signing_key(&self) -> &SigningKey {
         &self.keys[0]
+    }
+
+    /// The key that signs at `now`: the newest key made at least `publish_delay` seconds
+    /// earlier, so that every instance sharing the directory has loaded it and publishes
+    /// it in its JWKS before any token carries its `kid`; the oldest key when none is that
+    /// old (a fresh directory).
+    pub fn signing_key_at(&self, now: i64, publish_delay: i64) -> &SigningKey {
+        self.keys
+            .iter()
+            .find(|key| key.created_at.saturating_add(publish_delay) <= now)
+            .unwrap_or_else(|| &self.keys[self.keys.len() - 1])
     }
 
     /// The key with this `kid`, if it is one of ours.
@@ -234,19 +245,31 @@ impl DirFingerprint {
 #[derive(Debug)]
 pub struct Keys {
     dir: PathBuf,
+    publish_delay: i64,
     current: std::sync::RwLock<(std::sync::Arc<KeyStore>, DirFingerprint)>,
 }
 
 impl Keys {
     /// Loads `dir`, first creating one key if it holds none (see [`KeyStore::load_or_generate`]).
-    pub fn load_or_generate(dir: &Path, now: i64) -> Result<(Self, bool), KeyError> {
+    /// A new key signs once it is `publish_delay` old (see [`KeyStore::signing_key_at`]).
+    pub fn load_or_generate(
+        dir: &Path,
+        now: i64,
+        publish_delay: std::time::Duration,
+    ) -> Result<(Self, bool), KeyError> {
         let (_, generated) = KeyStore::load_or_generate(dir, now)?;
         let current = KeyStore::load_with_fingerprint(dir)?;
         let keys = Self {
             dir: dir.to_owned(),
+            publish_delay: i64::try_from(publish_delay.as_secs()).unwrap_or(i64::MAX),
             current: std::sync::RwLock::new((std::sync::Arc::new(current.0), current.1)),
         };
         Ok((keys, generated))
+    }
+
+    /// Seconds a new key is published before it signs.
+    pub fn publish_delay(&self) -> i64 {
+        self.publish_delay
     }
 
     /// The keys as last loaded.
@@ -311,16 +334,31 @@ pub fn rotate_key(dir: &Path, now: i64) -> Result<String, KeyError> {
     generate_key(dir, now.max(newest.saturating_add(1)))
 }
 
-/// Removes the keys retired (replaced by a newer key) more than `max_token_lifetime`
-/// seconds before `now`: no live token can carry their signature. The newest key always
-/// stays. Returns the kids removed.
-pub fn prune_keys(dir: &Path, now: i64, max_token_lifetime: i64) -> Result<Vec<String>, KeyError> {
+/// How long after the longest token lifetime a retired key stays: room for instances
+/// that loaded its successor late (a secret applied after it was made, a failing reload).
+pub const PRUNE_GRACE_SECONDS: i64 = 86_400;
+
+/// Removes the keys retired more than `max_token_lifetime` + [`PRUNE_GRACE_SECONDS`]
+/// seconds before `now`: no live token can carry their signature. A key is retired when
+/// its successor starts signing (made + `publish_delay`). The newest key always stays.
+/// Returns the kids removed.
+pub fn prune_keys(
+    dir: &Path,
+    now: i64,
+    max_token_lifetime: i64,
+    publish_delay: i64,
+) -> Result<Vec<String>, KeyError> {
     let store = KeyStore::load(dir)?;
     let mut removed = Vec::new();
     // Newest first: each key was retired when the one before it in the list was made.
     for pair in store.keys.windows(2) {
         let (successor, key) = (&pair[0], &pair[1]);
-        if successor.created_at.saturating_add(max_token_lifetime) < now {
+        let retired = successor.created_at.saturating_add(publish_delay);
+        if retired
+            .saturating_add(max_token_lifetime)
+            .saturating_add(PRUNE_GRACE_SECONDS)
+            < now
+        {
             // The private key first: a reader never finds a .pem without its .jwk.
             for extension in ["pem", "jwk"] {
                 let path = dir.join(format!("{}.{extension}", key.kid));

@@ -78,10 +78,17 @@ pub async fn scope<F: std::future::Future>(context: Arc<RequestContext>, future:
 /// Runs `work` on this thread with `context` as the current context: how a request's
 /// context follows its work onto another thread.
 pub fn run_with<T>(context: Option<Arc<RequestContext>>, work: impl FnOnce() -> T) -> T {
-    let previous = THREAD_CONTEXT.with(|slot| slot.replace(context));
-    let output = work();
-    THREAD_CONTEXT.with(|slot| *slot.borrow_mut() = previous);
-    output
+    /// Puts the previous context back however `work` ends: a panicking job (caught by
+    /// the thread pools) must not leave its request's context on the thread.
+    struct Restore(Option<Arc<RequestContext>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            THREAD_CONTEXT.with(|slot| *slot.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(THREAD_CONTEXT.with(|slot| slot.replace(context)));
+    work()
 }
 
 /// Records the tenant of the request being handled, once its caller is authenticated.

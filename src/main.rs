@@ -186,6 +186,7 @@ fn main() -> ExitCode {
                 &settings.keys_dir,
                 now().and_utc().timestamp(),
                 i64::try_from(longest.as_secs()).unwrap_or(i64::MAX),
+                i64::try_from(settings.keys_publish_delay.as_secs()).unwrap_or(i64::MAX),
             )
             .map(|removed| {
                 for kid in &removed {

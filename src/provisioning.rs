@@ -326,12 +326,25 @@ pub fn revoke_tenant_tokens(
 ) -> Result<RevocationCounts, ProvisioningError> {
     let actor = actor.to_owned();
     db.write(move |conn| {
-        // The tenant's row lock (issuance holds it shared until it commits) orders this
-        // after every issuance in flight: on PostgreSQL the UPDATEs below would otherwise
-        // miss a token committed after they took their snapshot but before this commits.
-        match Tenant::lock_for_update(conn, tenant_id)? {
+        // Lock what issuance reads `FOR SHARE` until it commits, so that this orders after
+        // every issuance in flight (on PostgreSQL the UPDATEs below would otherwise miss a
+        // token committed after they took their snapshot): the tenant's row for all its
+        // tokens, only the client's or the user's row for theirs, so that revoking one
+        // user's tokens does not hold up the whole tenant.
+        match Tenant::find(conn, tenant_id)? {
             Some(tenant) if tenant.status != TenantStatus::Deleted => {}
             _ => return Err(ProvisioningError::NotFound("no such tenant")),
+        }
+        match &filter {
+            TokenFilter::All => {
+                Tenant::lock_for_update(conn, tenant_id)?;
+            }
+            TokenFilter::Client(client_id) => {
+                Client::lock_row(conn, tenant_id, client_id)?;
+            }
+            TokenFilter::User(user_id) => {
+                User::lock_row(conn, tenant_id, *user_id)?;
+            }
         }
         let counts = match &filter {
             TokenFilter::All => revoke_tokens(conn, tenant_id, Revocation::Tenant, now)?,

@@ -93,6 +93,7 @@ impl Application {
         let (keys, generated) = Keys::load_or_generate(
             &settings.keys_dir,
             crate::domain::now().and_utc().timestamp(),
+            settings.keys_publish_delay,
         )?;
         let keys = Arc::new(keys);
         let limits = Arc::new(RateLimits::new(settings.limits));

@@ -138,6 +138,9 @@ impl SqliteWriter {
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
+        // The request's log context follows its work onto the writer thread.
+        let context = crate::logging::current();
+        let work = move |conn: &mut DbConnection| crate::logging::run_with(context, || work(conn));
         self.requests
             .send(Request::Write(Box::new(Job { work, reply })))
             .map_err(|_| DbError::Unavailable("the writer has stopped".to_owned()))?;

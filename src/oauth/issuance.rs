@@ -134,7 +134,8 @@ impl OAuthServer {
             iat: now.and_utc().timestamp(),
             exp: expires_at.and_utc().timestamp(),
         };
-        let access_token = jwt::encode(&self.keys.snapshot(), &claims).map_err(|error| {
+        let access_token = jwt::encode(&self.keys.snapshot(), self.keys.publish_delay(), &claims)
+            .map_err(|error| {
             log::error!("signing an access token failed: {error}");
             OAuthError::server_error()
         })?;

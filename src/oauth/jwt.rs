@@ -49,9 +49,13 @@ pub enum JwtError {
     BadClaims,
 }
 
-/// Signs `claims` with the current signing key.
-pub fn encode(keys: &KeyStore, claims: &AccessTokenClaims) -> Result<String, KeyError> {
-    let key = keys.signing_key();
+/// Signs `claims` with the key that signs at their `iat` (see [`KeyStore::signing_key_at`]).
+pub fn encode(
+    keys: &KeyStore,
+    publish_delay: i64,
+    claims: &AccessTokenClaims,
+) -> Result<String, KeyError> {
+    let key = keys.signing_key_at(claims.iat, publish_delay);
     let header = Header {
         alg: "ES256".to_owned(),
         typ: "at+jwt".to_owned(),
@@ -143,7 +147,7 @@ mod tests {
     fn a_signed_token_verifies_and_a_tampered_one_does_not() {
         let dir = tempfile::tempdir().unwrap();
         let (keys, _) = KeyStore::load_or_generate(dir.path(), 0).unwrap();
-        let token = encode(&keys, &claims()).unwrap();
+        let token = encode(&keys, 0, &claims()).unwrap();
 
         assert_eq!(verify(&keys, &token), Ok(claims()));
 

@@ -5,13 +5,14 @@
 //! times the configured rates. That bounds abuse without a shared store; the figures in
 //! the docs say so.
 //!
-//! - **Requests**: token buckets (GCRA, the `governor` crate) per client id and per
-//!   tenant. The client bucket is charged before anything else is done, by the client id
-//!   the request presents (authenticated or not, so guessing one client's secret is
-//!   slowed too); the tenant bucket once the client is known.
-//! - **Failed logins**: failures are counted per (tenant, username) and per client over a
-//!   window; past the limit, password attempts are refused before any password is checked
-//!   until the window ends. The username is the normalised (lower-case) one, so changing
+//! - **Requests**: token buckets (GCRA, the `governor` crate) per client and per tenant,
+//!   charged once the client has authenticated: a client id alone (another party's, or
+//!   invented ones) can neither drain a client's bucket nor grow the map of buckets.
+//! - **Failed logins**: attempts are counted per (tenant, username) and per client over a
+//!   window **as they are admitted** (under one lock), and a successful one is taken back:
+//!   many attempts sent at once cannot all pass the check before the first failure is
+//!   recorded. Past the limit, password attempts are refused before any password is
+//!   checked until the window ends. The username is the normalised (lower-case) one, so changing
 //!   case is the same user, and nothing here reads `X-Forwarded-For` or any other header.
 //!   A successful login clears its user's count (not the client's).
 
@@ -89,13 +90,12 @@ impl RateLimits {
         }
     }
 
-    /// Charges the client bucket of the id a request presents. An id that is not a
-    /// well-formed client id is not counted: it authenticates no one, cheaply.
-    pub fn admit_client(&self, presented_client_id: &str) -> Result<(), OAuthError> {
-        let (Some(limiter), Ok(client_id)) = (&self.per_client, presented_client_id.parse()) else {
+    /// Charges the bucket of an authenticated client.
+    pub fn admit_client(&self, client_id: &ClientId) -> Result<(), OAuthError> {
+        let Some(limiter) = &self.per_client else {
             return Ok(());
         };
-        limiter.check_key(&client_id).map_err(|refused| {
+        limiter.check_key(client_id).map_err(|refused| {
             log::info!(target: "tenauth::security", "rate limit: client {client_id} refused");
             OAuthError::rate_limited(refused.wait_time_from(self.clock.now()))
         })
@@ -112,7 +112,9 @@ impl RateLimits {
         })
     }
 
-    /// Refuses a password attempt while its user or client is throttled.
+    /// Admits a password attempt, counting it as a failure until
+    /// [`RateLimits::login_succeeded`] takes it back; refuses it while its user or client
+    /// is throttled.
     pub fn admit_login(
         &self,
         tenant_id: TenantId,
@@ -120,22 +122,20 @@ impl RateLimits {
         client_id: &ClientId,
     ) -> Result<(), OAuthError> {
         self.logins
-            .check(&LoginKey::user(tenant_id, username), &LoginKey::client(client_id))
+            .admit(&LoginKey::user(tenant_id, username), &LoginKey::client(client_id))
             .map_err(|wait| {
                 log::warn!(target: "tenauth::security", "failed-login throttle: password attempt for a user of tenant {tenant_id} via client {client_id} refused");
                 OAuthError::rate_limited(wait)
             })
     }
 
-    pub fn login_failed(&self, tenant_id: TenantId, username: &Username, client_id: &ClientId) {
-        self.logins.record_failure(&[
-            LoginKey::user(tenant_id, username),
-            LoginKey::client(client_id),
-        ]);
-    }
-
-    pub fn login_succeeded(&self, tenant_id: TenantId, username: &Username) {
-        self.logins.clear(&LoginKey::user(tenant_id, username));
+    /// A login admitted by [`RateLimits::admit_login`] succeeded: the user's count starts
+    /// over, and the client's loses this attempt.
+    pub fn login_succeeded(&self, tenant_id: TenantId, username: &Username, client_id: &ClientId) {
+        self.logins.succeeded(
+            &LoginKey::user(tenant_id, username),
+            &LoginKey::client(client_id),
+        );
     }
 
     /// Forgets the buckets and counts that are back to their idle state, so that memory
@@ -180,6 +180,11 @@ impl LoginKey {
     }
 }
 
+/// At most this many users and clients are tracked at once (a few MB); past it, the
+/// expired ones are dropped, and while it stays full new keys go untracked rather than
+/// refused (filling the table gains an attacker nothing the rate limits do not bound).
+const MAX_TRACKED_LOGINS: usize = 100_000;
+
 /// Failed logins per key within a fixed window that starts at the key's first failure.
 #[derive(Debug)]
 struct LoginThrottle {
@@ -197,9 +202,10 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(wait)` while either key has used up its failures in the current window.
-    fn check(&self, user: &LoginKey, client: &LoginKey) -> Result<(), Duration> {
-        let failures = self
+    /// `Err(wait)` while either key has used up its attempts in the current window;
+    /// otherwise counts this attempt against both, in the same critical section.
+    fn admit(&self, user: &LoginKey, client: &LoginKey) -> Result<(), Duration> {
+        let mut failures = self
             .failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -214,34 +220,34 @@ impl LoginThrottle {
                 }
             }
         }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait)
+        if !wait.is_zero() {
+            return Err(wait);
         }
-    }
-
-    fn record_failure(&self, keys: &[LoginKey]) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        for key in keys {
+        if failures.len() >= MAX_TRACKED_LOGINS {
+            failures.retain(|_, (_, since)| *since + self.window > now);
+        }
+        for key in [user, client] {
+            if self.limit(key) == 0 || failures.len() >= MAX_TRACKED_LOGINS {
+                continue;
+            }
             let entry = failures.entry(key.clone()).or_insert((0, now));
             if entry.1 + self.window <= now {
                 *entry = (0, now);
             }
             entry.0 = entry.0.saturating_add(1);
         }
+        Ok(())
     }
 
-    fn clear(&self, key: &LoginKey) {
+    fn succeeded(&self, user: &LoginKey, client: &LoginKey) {
         let mut failures = self
             .failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        failures.remove(key);
+        failures.remove(user);
+        if let Some(entry) = failures.get_mut(client) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
     }
 
     fn forget_expired(&self) {
@@ -275,8 +281,10 @@ mod tests {
         let alice: Username = "Alice".parse().unwrap();
         let client: ClientId = "client-a".parse().unwrap();
         for _ in 0..3 {
-            assert!(limits.admit_login(tenant, &alice, &client).is_ok());
-            limits.login_failed(tenant, &alice, &client);
+            assert!(
+                limits.admit_login(tenant, &alice, &client).is_ok(),
+                "then fails"
+            );
         }
         let refused = limits.admit_login(tenant, &alice, &client).unwrap_err();
         assert!(refused.is_rate_limited());
@@ -292,8 +300,31 @@ mod tests {
                 .is_ok(),
             "another tenant's alice is someone else"
         );
-        limits.login_succeeded(tenant, &alice);
+        limits.login_succeeded(tenant, &alice, &client);
         assert!(limits.admit_login(tenant, &alice, &client).is_ok());
+    }
+
+    #[test]
+    fn attempts_sent_at_once_are_counted_as_they_are_admitted() {
+        let limits = std::sync::Arc::new(RateLimits::new(settings(5, 1_000)));
+        let tenant = TenantId::new(2);
+        let admitted: usize = (0..50)
+            .map(|_| {
+                let limits = limits.clone();
+                std::thread::spawn(move || {
+                    let alice: Username = "alice".parse().unwrap();
+                    let client: ClientId = "client-a".parse().unwrap();
+                    usize::from(limits.admit_login(tenant, &alice, &client).is_ok())
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .sum();
+        assert_eq!(
+            admitted, 5,
+            "no more attempts than the limit, however many arrive at once"
+        );
     }
 
     #[test]
@@ -303,7 +334,7 @@ mod tests {
         let client: ClientId = "client-a".parse().unwrap();
         for n in 0..4 {
             let user: Username = format!("user{n}").parse().unwrap();
-            limits.login_failed(tenant, &user, &client);
+            assert!(limits.admit_login(tenant, &user, &client).is_ok());
         }
         let fresh: Username = "fresh".parse().unwrap();
         assert!(limits.admit_login(tenant, &fresh, &client).is_err());

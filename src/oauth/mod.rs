@@ -76,15 +76,14 @@ pub struct OAuthServer {
 
 impl OAuthServer {
     /// Authenticates the client calling the token, introspection or revocation endpoint,
-    /// charging its rate limits: the client's before anything else, its tenant's once it
-    /// is known.
+    /// then charges its rate limits (the client's and its tenant's).
     pub(crate) fn authenticate_caller(
         &self,
         conn: &mut crate::db::DbConnection,
         credentials: &client_auth::PresentedCredentials,
     ) -> Result<crate::db::models::client::ClientWithTenant, OAuthError> {
-        self.limits.admit_client(&credentials.client_id)?;
         let caller = client_auth::authenticate_client(conn, &self.hasher, credentials)?;
+        self.limits.admit_client(&caller.client.id)?;
         self.limits.admit_tenant(caller.client.tenant_id)?;
         Ok(caller)
     }

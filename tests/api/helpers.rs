@@ -357,6 +357,8 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     let mut settings = Settings::with_database(db.url.clone());
     settings.bind = "127.0.0.1:0".parse().unwrap();
     settings.keys_dir = db.dir().join("keys");
+    // A rotated key signs at once here; the publication delay has its own test.
+    settings.keys_publish_delay = Duration::ZERO;
     settings
 }
 

@@ -271,9 +271,11 @@ both_backends! {
         // Instances behind one address share one issuer (otherwise each names its own port).
         settings.issuer = Some("http://tenauth.test".to_owned());
         let url = db.url.clone();
+        // The key the first instance loads was made an hour ago; the rotated one now.
+        tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp() - 3600).unwrap();
         let old = crate::helpers::spawn_app_with(db, settings.clone()).await;
         let acme = old.provision_tenant("acme");
-        let rotated_kid = tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp() + 1).unwrap();
+        let rotated_kid = tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp()).unwrap();
         // A second instance on the same database and keys directory, started after the rotation.
         let second_db = crate::helpers::TestDatabase::sqlite();
         let new = crate::helpers::spawn_app_with(second_db, tenauth::config::Settings { database_url: url, ..settings }).await;

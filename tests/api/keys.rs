@@ -134,18 +134,110 @@ async fn keys_rotate_makes_a_running_server_sign_with_the_new_key_and_keep_the_o
     assert_eq!(published[1], old_kid, "newest first");
     let new_kid = published[0].clone();
     assert!(String::from_utf8_lossy(&output.stdout).contains(&new_kid));
-    let after =
-        crate::helpers::json_with_status(app.client_credentials(&acme.client, None).await, 200)
-            .await;
-    let after = after["access_token"].as_str().unwrap();
-    assert_eq!(kid_of(after), new_kid, "the new key signs from now on");
-    for token in [before.as_str(), after] {
-        let answer = crate::introspection::introspect(&app, &acme.client, token).await;
-        assert_eq!(
-            answer["active"], true,
-            "tokens signed before and after the rotation verify"
-        );
+    // A key made in the same second as the newest is dated a second later, so it may take
+    // up to that second to sign (no publication delay here).
+    let mut after = String::new();
+    for _ in 0..30 {
+        let body =
+            crate::helpers::json_with_status(app.client_credentials(&acme.client, None).await, 200)
+                .await;
+        after = body["access_token"].as_str().unwrap().to_owned();
+        if kid_of(&after) == new_kid {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let after = after.as_str();
+    assert_eq!(kid_of(after), new_kid, "the new key signs from now on");
+    let jwks = crate::helpers::json_with_status(app.get("/.well-known/jwks.json").await, 200).await;
+    for token in [before.as_str(), after] {
+        assert!(
+            verifies_with(&jwks, token),
+            "the published keys verify tokens signed before and after the rotation"
+        );
+        let answer = crate::introspection::introspect(&app, &acme.client, token).await;
+        assert_eq!(answer["active"], true);
+    }
+}
+
+/// Whether the JWT's ES256 signature verifies with the key of its `kid` in `jwks`.
+fn verifies_with(jwks: &serde_json::Value, token: &str) -> bool {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let kid = kid_of(token);
+    let Some(key) = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == kid.as_str())
+    else {
+        return false;
+    };
+    assert_eq!(
+        (
+            key["alg"].as_str(),
+            key["use"].as_str(),
+            key["crv"].as_str()
+        ),
+        (Some("ES256"), Some("sig"), Some("P-256"))
+    );
+    let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(key[name].as_str().unwrap()).unwrap();
+    let point = [vec![4u8], coordinate("x"), coordinate("y")].concat();
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+        .verify(signing_input.as_bytes(), &signature)
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs() {
+    let db = TestDatabase::sqlite();
+    let mut settings = test_settings(&db);
+    settings.keys_reload_interval = std::time::Duration::from_millis(100);
+    settings.keys_publish_delay = std::time::Duration::from_secs(2);
+    let keys_dir = settings.keys_dir.clone();
+    // The first key was made well before, as on a running installation.
+    let first = tenauth::keys::generate_key(
+        &keys_dir,
+        tenauth::domain::now().and_utc().timestamp() - 3600,
+    )
+    .unwrap();
+    let app = spawn_app_with(db, settings).await;
+    let acme = app.provision_tenant("acme");
+    let signing_kid = || {
+        let (app, client) = (&app, acme.client.clone());
+        async move {
+            let body =
+                crate::helpers::json_with_status(app.client_credentials(&client, None).await, 200)
+                    .await;
+            kid_of(body["access_token"].as_str().unwrap())
+        }
+    };
+
+    let output = run_cli(
+        &["keys", "rotate"],
+        &[("TENAUTH_KEYS_DIR", keys_dir.to_str().unwrap())],
+        keys_dir.parent().unwrap(),
+    );
+
+    assert!(output.status.success());
+    let mut published = published_kids(&app).await;
+    for _ in 0..50 {
+        if published.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        published = published_kids(&app).await;
+    }
+    assert_eq!(published.len(), 2, "the new key is published at once");
+    assert_eq!(signing_kid().await, first, "while the old key still signs");
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    assert_eq!(
+        signing_kid().await,
+        published[0],
+        "and once published long enough, the new key signs"
+    );
 }
 
 #[test]

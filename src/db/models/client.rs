@@ -223,6 +223,34 @@ impl Client {
         .transpose()
     }
 
+    /// On PostgreSQL, locks the client's row until the transaction ends (`FOR NO KEY
+    /// UPDATE`: it waits for issuance, which reads it `FOR SHARE`, but not for foreign-key
+    /// checks). SQLite's single writer already serializes. Whether the client exists.
+    pub fn lock_row(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: &str,
+    ) -> Result<bool, DbError> {
+        let found: Option<String> = match conn {
+            DbConnection::Sqlite(conn) => load_unique(
+                oauth_clients::table
+                    .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+                    .filter(oauth_clients::id.eq(id))
+                    .select(oauth_clients::id),
+                conn,
+            )?,
+            DbConnection::Postgres(conn) => load_unique(
+                oauth_clients::table
+                    .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+                    .filter(oauth_clients::id.eq(id))
+                    .select(oauth_clients::id)
+                    .for_no_key_update(),
+                conn,
+            )?,
+        };
+        Ok(found.is_some())
+    }
+
     /// Replaces the stored hash of the client's secret.
     pub fn set_secret_hash(
         conn: &mut DbConnection,

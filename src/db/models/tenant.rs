@@ -130,7 +130,7 @@ impl Tenant {
                 tenants::table
                     .find(id.get())
                     .select(TenantRow::as_select())
-                    .for_update(),
+                    .for_no_key_update(),
                 conn,
             )?,
         };

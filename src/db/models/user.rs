@@ -20,6 +20,33 @@ pub struct User {
 }
 
 impl User {
+    /// On PostgreSQL, locks the user's row until the transaction ends (see
+    /// `Client::lock_row`). Whether the user exists in the tenant.
+    pub fn lock_row(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        id: i64,
+    ) -> Result<bool, DbError> {
+        let found: Option<i64> = match conn {
+            DbConnection::Sqlite(conn) => load_unique(
+                users::table
+                    .filter(users::tenant_id.eq(tenant_id.get()))
+                    .filter(users::id.eq(id))
+                    .select(users::id),
+                conn,
+            )?,
+            DbConnection::Postgres(conn) => load_unique(
+                users::table
+                    .filter(users::tenant_id.eq(tenant_id.get()))
+                    .filter(users::id.eq(id))
+                    .select(users::id)
+                    .for_no_key_update(),
+                conn,
+            )?,
+        };
+        Ok(found.is_some())
+    }
+
     /// The user of this tenant with this (normalized) username.
     pub fn find_by_username(
         conn: &mut DbConnection,

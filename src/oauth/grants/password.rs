@@ -36,12 +36,8 @@ pub(super) fn issue(
     server
         .limits
         .admit_login(client.tenant_id, &username, &client.id)?;
-    let failed = || {
-        server
-            .limits
-            .login_failed(client.tenant_id, &username, &client.id);
-        OAuthError::invalid_grant(BAD_CREDENTIALS)
-    };
+    // The attempt already counts as a failure; only a success takes it back.
+    let failed = || OAuthError::invalid_grant(BAD_CREDENTIALS);
     let password = Password::attempt(password).ok_or_else(failed)?;
     let user = server
         .db
@@ -57,7 +53,9 @@ pub(super) fn issue(
             return Err(failed());
         }
     };
-    server.limits.login_succeeded(client.tenant_id, &username);
+    server
+        .limits
+        .login_succeeded(client.tenant_id, &username, &client.id);
     let refresh = if client.allows(GrantType::RefreshToken) {
         RefreshPlan::NewFamily {
             scope: scope.clone(),

@@ -225,7 +225,7 @@ pub struct SettingsArgs {
     )]
     pub shutdown_timeout: u64,
 
-    /// Milliseconds a client has to send a request's head (line and headers) before it gets 408 and is disconnected.
+    /// Milliseconds a client has to send a request's head (line and headers), and again its body, before it gets 408 and is disconnected.
     #[arg(long, env = "TENAUTH_CLIENT_TIMEOUT_MS", default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub client_timeout_ms: u64,

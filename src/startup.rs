@@ -43,6 +43,8 @@ pub struct AppState {
     /// The `service_documentation` URL of the metadata.
     pub service_documentation: String,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How long a request's body may take to arrive after its head.
+    pub body_timeout: Duration,
 }
 
 /// CORS for the configured origins: the methods and headers tenauth's endpoints use, and
@@ -133,6 +135,7 @@ impl Application {
             }),
             db,
             metrics: Arc::default(),
+            body_timeout: settings.client_timeout,
             service_documentation: settings
                 .service_documentation
                 .clone()
@@ -152,6 +155,9 @@ impl Application {
                         ))
                     }),
                 )
+                .wrap(actix_web::middleware::from_fn(
+                    crate::routes::body_deadline::bound,
+                ))
                 .wrap(actix_web::middleware::from_fn(
                     crate::routes::metrics::record,
                 ))

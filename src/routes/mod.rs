@@ -5,6 +5,7 @@
 mod admin;
 pub mod api_doc;
 pub mod bearer;
+pub mod body_deadline;
 mod health;
 mod me;
 pub mod metrics;

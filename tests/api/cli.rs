@@ -240,3 +240,52 @@ fn tenant_client_and_user_create_print_json_and_refuse_bad_input() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn serve_stops_with_a_clear_message_when_the_database_cannot_be_used_or_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("garbage.db"),
+        "this is not an SQLite database, not at all",
+    )
+    .unwrap();
+    {
+        // A table of the first migration's name already there, of another shape.
+        let mut conn = <diesel::SqliteConnection as diesel::Connection>::establish(
+            dir.path().join("foreign.db").to_str().unwrap(),
+        )
+        .unwrap();
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("CREATE TABLE tenants (x TEXT)"),
+            &mut conn,
+        )
+        .unwrap();
+    }
+    let cases = [
+        ("sqlite:garbage.db", "garbage.db"),
+        ("sqlite:foreign.db", "migrat"),
+        ("sqlite:no/such/dir/t.db", "t.db"),
+        ("postgres://postgres@127.0.0.1:1/tenauth", "database"),
+    ];
+    for (url, expected) in cases {
+        let started = std::time::Instant::now();
+
+        let output = run_cli(
+            &["serve"],
+            &[("DATABASE_URL", url), ("TENAUTH_BIND", "127.0.0.1:0")],
+            dir.path(),
+        );
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{url} was accepted");
+        assert!(stderr.to_lowercase().contains(expected), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("panicked"),
+            "{url}: a clear message, not a panic: {stderr}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{url}: fails fast"
+        );
+    }
+}

@@ -79,3 +79,31 @@ async fn a_client_that_trickles_its_request_head_gets_408_and_is_dropped() {
 
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
 }
+
+#[tokio::test]
+async fn a_client_that_trickles_its_request_body_gets_408() {
+    let db = TestDatabase::sqlite();
+    let mut settings = test_settings(&db);
+    settings.client_timeout = Duration::from_millis(300);
+    let app = spawn_app_with(db, settings).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+
+    let (response, elapsed) = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        let started = std::time::Instant::now();
+        stream
+            .write_all(b"POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=")
+            .unwrap();
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(150));
+            let _ = stream.write_all(b"x");
+        }
+        (read_response(&mut stream), started.elapsed())
+    })
+    .await
+    .unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("not received in time"), "{response}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}

@@ -21,6 +21,7 @@ mod openapi;
 mod personal_tokens;
 mod purge;
 mod refresh;
+mod reliability;
 mod revocation;
 mod secrets_at_rest;
 mod storage;

@@ -91,7 +91,7 @@ pub(super) fn issue(
     let rotation = server.db.write(move |conn| {
         // Tenant, client and user first (see `PreparedTokens::check`), then the token rows.
         prepared.check(conn)?.map_err(refusal_error)?;
-        if !RefreshToken::mark_used(conn, &refresh_id, now)? {
+        if !RefreshToken::mark_used(conn, &refresh_id, &family_id, now)? {
             revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)?;
             return Ok::<_, OAuthError>(Rotation::ReuseDetected);
         }

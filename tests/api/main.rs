@@ -10,6 +10,7 @@ mod admin_tenants;
 mod admin_users;
 mod cli;
 mod cors;
+mod crash;
 mod health;
 mod introspection;
 mod keys;

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::helpers::{basic_header, run_cli, ServeProcess, TestDatabase};
+use crate::helpers::{basic_header, run_cli, ServeProcess};
 
 const ROUNDS: usize = 20;
 /// Each restart binds another port: the issuer is fixed, as behind a real address.

@@ -182,6 +182,51 @@ impl DbError {
 #[derive(Debug)]
 struct ConnectionManager {
     url: DatabaseUrl,
+    failures: Arc<ConnectFailures>,
+}
+
+/// When opening a connection last failed. While the database is unreachable, waiting out
+/// the acquire timeout on every request (r2d2 retries the connect until then) would make
+/// each answer take seconds; instead a request that finds no idle connection fails at
+/// once for a moment after a failed connect, and probes with a short timeout for a while
+/// after, so that answers stay prompt and service resumes as soon as a connect succeeds.
+#[derive(Debug)]
+struct ConnectFailures {
+    started: std::time::Instant,
+    /// Milliseconds after `started`; 0: never.
+    last_ms: AtomicU64,
+}
+
+impl ConnectFailures {
+    /// No connect is tried within this long of a failed one.
+    const FAIL_FAST: Duration = Duration::from_secs(1);
+    /// Within this long of a failure, a connect is given [`Self::PROBE_TIMEOUT`].
+    const RECENT: Duration = Duration::from_secs(30);
+    const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            started: std::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn record(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(now.max(1), Ordering::Relaxed);
+    }
+
+    /// How long ago a connect last failed, if one did.
+    fn since_last(&self) -> Option<Duration> {
+        match self.last_ms.load(Ordering::Relaxed) {
+            0 => None,
+            last => Some(
+                self.started
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(last)),
+            ),
+        }
+    }
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -189,6 +234,24 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
+        let connected = self.open();
+        if connected.is_err() {
+            self.failures.record();
+        }
+        connected
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConnection, diesel::r2d2::Error> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_str().ok_or_else(|| {
@@ -215,14 +278,6 @@ impl r2d2::ManageConnection for ConnectionManager {
                 .map(DbConnection::Postgres)
                 .map_err(diesel::r2d2::Error::ConnectionError),
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
     }
 }
 
@@ -309,6 +364,7 @@ pub struct Database {
     reader_threads: Arc<OnceLock<reader::ReaderThreads>>,
     writer: WritePath,
     sqlite_file: Option<Arc<SqliteFileGuard>>,
+    connect_failures: Arc<ConnectFailures>,
 }
 
 impl std::fmt::Debug for Database {
@@ -323,7 +379,11 @@ impl Database {
     /// Opens the pools, failing (within the acquire timeout) if the database cannot be
     /// reached. Does not run migrations: see [`Database::migrate`].
     pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
-        let manager = || ConnectionManager { url: url.clone() };
+        let connect_failures = ConnectFailures::new();
+        let manager = || ConnectionManager {
+            url: url.clone(),
+            failures: connect_failures.clone(),
+        };
         // min_idle 0: r2d2 never opens connections in the background. With a minimum it
         // replenishes after every checkout on its own thread, and a short-lived command
         // (`tenauth migrate`) could exit while that thread was inside libpq's connect,
@@ -355,6 +415,7 @@ impl Database {
                     readers,
                     reader_threads: Arc::default(),
                     writer: WritePath::Sqlite(writer),
+                    connect_failures: connect_failures.clone(),
                     sqlite_file: Some(Arc::new(SqliteFileGuard {
                         path: path.clone(),
                         opened: identity,
@@ -374,6 +435,7 @@ impl Database {
                     reader_threads: Arc::default(),
                     writer: WritePath::Postgres(pool),
                     sqlite_file: None,
+                    connect_failures,
                 })
             }
         }
@@ -408,7 +470,7 @@ impl Database {
     ) -> Result<T, DbError> {
         match &self.writer {
             WritePath::Sqlite(writer) => writer.exclusive(work),
-            WritePath::Postgres(pool) => Ok(work(&mut *pool.get()?)),
+            WritePath::Postgres(pool) => Ok(work(&mut *self.checkout(pool)?)),
         }
     }
 
@@ -431,7 +493,7 @@ impl Database {
         query: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
         self.check_file()?;
-        let mut conn = self.readers.get().map_err(DbError::from)?;
+        let mut conn = self.checkout(&self.readers)?;
         query(&mut conn)
     }
 
@@ -469,10 +531,31 @@ impl Database {
         match &self.writer {
             WritePath::Sqlite(writer) => writer.write(work),
             WritePath::Postgres(pool) => {
-                let mut conn = pool.get().map_err(DbError::from)?;
+                let mut conn = self.checkout(pool)?;
                 writer::in_transaction(&mut conn, writer::begin_immediate, work)
             }
         }
+    }
+
+    /// A pooled connection, failing fast while the database is unreachable (see
+    /// [`ConnectFailures`]).
+    fn checkout(
+        &self,
+        pool: &DbPool,
+    ) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        let timeout = match self.connect_failures.since_last() {
+            Some(since) if since < ConnectFailures::FAIL_FAST => {
+                if pool.state().idle_connections == 0 {
+                    return Err(DbError::Unavailable(
+                        "the database cannot be reached".to_owned(),
+                    ));
+                }
+                ConnectFailures::PROBE_TIMEOUT
+            }
+            Some(since) if since < ConnectFailures::RECENT => ConnectFailures::PROBE_TIMEOUT,
+            _ => ACQUIRE_TIMEOUT,
+        };
+        pool.get_timeout(timeout).map_err(DbError::from)
     }
 
     /// The connection pools' figures, for the metrics.

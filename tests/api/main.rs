@@ -19,6 +19,7 @@ mod limits;
 mod migrations;
 mod observability;
 mod openapi;
+mod outage;
 mod personal_tokens;
 mod purge;
 mod refresh;

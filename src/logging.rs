@@ -21,7 +21,7 @@ use crate::domain::TenantId;
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// env_logger's text lines.
+    /// Text lines: `[ts level target] msg`, then `request_id=` and `tenant_id=` where known.
     #[default]
     Text,
     /// One JSON object per line: `ts`, `level`, `target`, `msg`, and `request_id` and
@@ -102,6 +102,25 @@ pub fn set_tenant(tenant_id: TenantId) {
 pub fn init(filter: &str, format: LogFormat) {
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter);
+    if format == LogFormat::Text {
+        builder.format(|out, record| {
+            write!(
+                out,
+                "[{} {:<5} {}] {}",
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                record.level(),
+                record.target(),
+                record.args()
+            )?;
+            if let Some(context) = current() {
+                write!(out, " request_id={}", context.request_id())?;
+                if let Some(tenant_id) = context.tenant_id() {
+                    write!(out, " tenant_id={tenant_id}")?;
+                }
+            }
+            writeln!(out)
+        });
+    }
     if format == LogFormat::Json {
         builder.format(|out, record| {
             let context = current();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::ResponseError;
 use actix_web::{web, App, HttpServer};
 
@@ -164,11 +164,6 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     crate::routes::request_id::assign,
                 ))
-                // The path only: a query string could carry a credential.
-                .wrap(
-                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms request_id=%{x-request-id}o"#)
-                        .custom_request_replace("method", |request| request.method().to_string()),
-                )
                 // Outermost, so that every answer (413s and 503s included) carries CORS headers.
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),

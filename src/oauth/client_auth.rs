@@ -156,4 +156,20 @@ mod tests {
         let error = extract_credentials(Some(&basic("a", "b")), &mut form).unwrap_err();
         assert_eq!(error.code, super::super::error::ErrorCode::InvalidRequest);
     }
+
+    proptest::proptest! {
+        /// Any header value is parsed or refused without a panic, and any id and secret
+        /// encoded as Appendix B says come back as they were.
+        #[test]
+        fn basic_credentials_parse_or_are_refused(
+            header in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            id in "\\PC{1,40}",
+            secret in "\\PC{0,80}",
+        ) {
+            let _ = parse_basic(&header);
+            let encode = |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+            let header = format!("Basic {}", STANDARD.encode(format!("{}:{}", encode(&id), encode(&secret))));
+            proptest::prop_assert_eq!(parse_basic(header.as_bytes()), Some((id, secret)));
+        }
+    }
 }

@@ -66,4 +66,30 @@ mod tests {
         assert!(Form::parse(Some("application/json"), b"{}").is_err());
         assert!(Form::parse(None, b"a=1").is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever the bytes, parsing answers (no panic); a parameter sent twice is
+        /// refused, whatever the values.
+        #[test]
+        fn any_body_parses_or_is_refused_and_repeats_are_refused(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            name in "[a-z_]{1,12}",
+            first in ".*",
+            second in ".*",
+        ) {
+            let _ = Form::parse(FORM, &body);
+            let encode = |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+            let repeated = format!("{name}={}&x=1&{name}={}", encode(&first), encode(&second));
+            let refused = Form::parse(FORM, repeated.as_bytes()).unwrap_err();
+            proptest::prop_assert_eq!(refused.description, "a parameter is repeated");
+        }
+
+        /// Any value survives the encoding: what a client sends is what the server reads.
+        #[test]
+        fn values_round_trip(value in "\\PC*") {
+            let body = format!("v={}", form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>());
+            let form = Form::parse(FORM, body.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(form.get("v"), Some(value.as_str()).filter(|v| !v.is_empty()));
+        }
+    }
 }

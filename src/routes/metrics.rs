@@ -1,4 +1,4 @@
-//! `GET /metrics`, and the middleware that counts every request.
+//! `GET /metrics`, and the middleware that counts and logs every request.
 
 use std::time::Instant;
 
@@ -10,7 +10,11 @@ use actix_web::{web, HttpResponse};
 use crate::startup::AppState;
 
 /// Counts the request under its route pattern (bounded: `/admin/tenants/{id}`, never the
-/// path itself; `unmatched` for paths no route knows) and times it to the response head.
+/// path itself; `unmatched` for paths no route knows), times it to the response head, and
+/// writes the access log line (target `tenauth::access`). The line names the route pattern
+/// too, never the path or the query: those are the caller's text (ids, and whatever a
+/// hostile client puts there), and a query string could carry a credential. The request
+/// id and tenant come with the line from the request's log context.
 pub async fn record(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -28,19 +32,26 @@ pub async fn record(
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
+    let peer = request.peer_addr();
     let response = next.call(request).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let elapsed = started.elapsed();
+    let status = response.status();
     if let Some(state) = state {
-        let route = response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        state.metrics.request_answered(
-            &route,
-            method,
-            response.status().as_str(),
-            started.elapsed().as_secs_f64(),
-        );
+        state
+            .metrics
+            .request_answered(&route, method, status.as_str(), elapsed.as_secs_f64());
     }
+    log::info!(
+        target: "tenauth::access",
+        "{} \"{method} {route}\" {} {:.3}ms",
+        peer.map_or_else(|| "-".to_owned(), |peer| peer.ip().to_string()),
+        status.as_u16(),
+        elapsed.as_secs_f64() * 1e3
+    );
     Ok(response)
 }
 

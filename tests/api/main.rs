@@ -12,6 +12,7 @@ mod cli;
 mod cors;
 mod crash;
 mod health;
+mod hostile;
 mod introspection;
 mod keys;
 mod lifecycle;

@@ -28,5 +28,6 @@ mod reliability;
 mod revocation;
 mod secrets_at_rest;
 mod storage;
+mod timing;
 mod token;
 mod well_known;

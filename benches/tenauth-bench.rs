@@ -37,6 +37,10 @@ struct Args {
     /// empty (`--deletion-sizes ''`) skips the deletion benchmark.
     #[arg(long, default_value = "10000,100000,1000000")]
     deletion_sizes: String,
+    /// Tokens (access + refresh) of a bystander tenant already in the database while the
+    /// endpoints are measured, as on a running installation.
+    #[arg(long, default_value_t = 100_000)]
+    seed_tokens: u64,
     /// Ignored: `cargo bench` passes it to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -213,6 +217,18 @@ fn main() {
                 .expect("--deletion-sizes takes integers")
         })
         .collect();
+    if args.seed_tokens > 0 {
+        let tenant =
+            provisioning::create_tenant(&db, "bench", "bystander", "Bystander", now()).unwrap();
+        let (bystander_client, _) =
+            provisioning::create_client(&db, &hasher, "bench", tenant.id, &spec, now()).unwrap();
+        seed_tokens(
+            &raw_url,
+            tenant.id.get(),
+            bystander_client.id.as_str(),
+            args.seed_tokens,
+        );
+    }
     let doomed: Vec<(u64, i64)> = deletion_sizes
         .iter()
         .map(|&size| {
@@ -241,8 +257,13 @@ fn main() {
         .env("RUST_LOG", "warn")
         // One client makes tens of thousands of requests a second here: the per-client and
         // per-tenant rate limits (1,000/s and 5,000/s by default) would measure themselves.
+        // Every limit is off: this measures the server, not its guards.
         .env("TENAUTH_RATE_LIMIT_CLIENT", "0")
         .env("TENAUTH_RATE_LIMIT_TENANT", "0")
+        // Sixteen logins of one user at once: attempts in flight count against the
+        // failed-login limit (5 per user) until they succeed.
+        .env("TENAUTH_LOGIN_FAILURES_PER_USER", "0")
+        .env("TENAUTH_LOGIN_FAILURES_PER_CLIENT", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -691,11 +712,13 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 fn print_table(args: &Args, measurements: &[Measurement], hash_ms: f64, rss_kib: Option<u64>) {
     let ceiling = measurements[0].rate();
     println!(
-        "tenauth-bench: database={} concurrency={} duration={}s per endpoint, {} cores",
+        "tenauth-bench: database={} concurrency={} duration={}s per endpoint, {} cores, {} bystander tokens seeded, deletion tenants: {}",
         args.database,
         args.concurrency,
         args.duration,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.seed_tokens,
+        if args.deletion_sizes.trim().is_empty() { "none" } else { &args.deletion_sizes }
     );
     println!("| endpoint | requests/s | ratio to /healthz | p50 ms | p99 ms | errors |");
     println!("|---|---:|---:|---:|---:|---:|");

@@ -52,6 +52,11 @@ impl ReaderThreads {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let context = crate::logging::current();
         let job: Job = Box::new(move || {
+            // A caller that went away (client disconnected) while the job queued costs
+            // nothing more.
+            if reply.is_closed() {
+                return;
+            }
             let _ = reply.send(crate::logging::run_with(context, work));
         });
         self.jobs

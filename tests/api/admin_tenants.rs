@@ -401,6 +401,19 @@ both_backends! {
         };
         let env = [("DATABASE_URL", url.as_str())];
         let id = acme.tenant_id.to_string();
+        // More tokens than one erasure batch (tenants::ERASE_BATCH), so that it takes several.
+        const SEEDED: i64 = tenauth::tenants::ERASE_BATCH + 500;
+        let (tenant, client_id) = (acme.tenant_id.get(), acme.client.id.clone());
+        app.database.write(move |conn| {
+            let numbers = match conn {
+                tenauth::db::DbConnection::Sqlite(_) => format!("(WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {SEEDED}) SELECT n FROM seq) AS s"),
+                tenauth::db::DbConnection::Postgres(_) => format!("generate_series(1, {SEEDED}) AS n"),
+            };
+            let id = "'seeded-' || n";
+            diesel::sql_query(format!("INSERT INTO oauth_access_tokens (id, tenant_id, client_id, kind, scopes, created_at, expires_at) SELECT {id}, {tenant}, '{client_id}', 'client_credentials', 'read', '2026-01-01 00:00:00', '2099-01-01 00:00:00' FROM {numbers}")).execute(conn)?;
+            diesel::sql_query(format!("INSERT INTO oauth_refresh_tokens (id, token_hash, tenant_id, client_id, access_token_id, family_id, scopes, created_at, expires_at) SELECT {id}, {id}, {tenant}, '{client_id}', {id}, {id}, 'read', '2026-01-01 00:00:00', '2099-01-01 00:00:00' FROM {numbers}")).execute(conn)?;
+            Ok::<_, tenauth::db::DbError>(())
+        }).unwrap();
 
         let refused = crate::helpers::run_cli(&["tenant", "erase", &id], &env, app.db.dir());
         assert!(!refused.status.success(), "an active tenant cannot be erased");
@@ -411,8 +424,8 @@ both_backends! {
 
         assert!(erased.status.success(), "{}", String::from_utf8_lossy(&erased.stderr));
         let report: serde_json::Value = serde_json::from_slice(&erased.stdout).unwrap();
-        assert_eq!(report["erased"]["access_tokens"], 2);
-        assert_eq!(report["erased"]["refresh_tokens"], 1);
+        assert_eq!(report["erased"]["access_tokens"], 2 + SEEDED);
+        assert_eq!(report["erased"]["refresh_tokens"], 1 + SEEDED);
         assert_eq!(report["erased"]["clients"], 2);
         assert_eq!(report["erased"]["users"], 1);
         let tenant = acme.tenant_id.get();

@@ -180,6 +180,40 @@ impl Tenant {
     /// Deletes every row that belongs to the tenant (tokens, clients, users, audit events)
     /// and blanks its slug and name; the tenant row itself stays, so that its id is never
     /// reused and the audit line about the erasure has a tenant to point to.
+    /// Deletes up to `batch` refresh tokens of the tenant, then, once it has none left,
+    /// up to `batch` of its access tokens (refresh tokens reference them); returns how
+    /// many of each went. Zero of both: none are left.
+    pub fn erase_token_batch(
+        conn: &mut DbConnection,
+        id: TenantId,
+        batch: i64,
+    ) -> Result<(usize, usize), DbError> {
+        use crate::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
+        let tenant = id.get();
+        let refresh: Vec<String> = oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::tenant_id.eq(tenant))
+            .select(oauth_refresh_tokens::id)
+            .limit(batch)
+            .load(conn)?;
+        if !refresh.is_empty() {
+            let deleted = diesel::delete(
+                oauth_refresh_tokens::table.filter(oauth_refresh_tokens::id.eq_any(&refresh)),
+            )
+            .execute(conn)?;
+            return Ok((deleted, 0));
+        }
+        let access: Vec<String> = oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant))
+            .select(oauth_access_tokens::id)
+            .limit(batch)
+            .load(conn)?;
+        let deleted = diesel::delete(
+            oauth_access_tokens::table.filter(oauth_access_tokens::id.eq_any(&access)),
+        )
+        .execute(conn)?;
+        Ok((0, deleted))
+    }
+
     pub fn erase_rows(
         conn: &mut DbConnection,
         id: TenantId,

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::helpers::{basic_header, run_cli, ServeProcess};
+use crate::helpers::{CliInstallation, ServeProcess};
 
 const ROUNDS: usize = 20;
 /// Each restart binds another port: the issuer is fixed, as behind a real address.
@@ -69,18 +69,8 @@ async fn load(base: String, basic: String, kind: usize, received: Received) {
 both_backends! {
     async fn kill_9_under_load_loses_no_token_that_was_answered(db) {
         let dir = tempfile::tempdir().unwrap();
-        let url = db.raw_url();
-        let cli = |args: &[&str]| -> serde_json::Value {
-            let output = run_cli(args, &[("DATABASE_URL", &url)], dir.path());
-            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-            serde_json::from_slice(&output.stdout).unwrap()
-        };
-        let admin = cli(&["bootstrap", "--json"]);
-        let tenant = cli(&["tenant", "create", "--slug", "acme", "--name", "Acme", "--json"]).to_string();
-        let tenant_id = serde_json::from_str::<serde_json::Value>(&tenant).unwrap()["id"].to_string();
-        let client = cli(&["client", "create", "--tenant", &tenant_id, "--name", "web", "--grant-type", "client_credentials,password,refresh_token", "--scope", "read", "--json"]);
-        cli(&["user", "create", "--tenant", &tenant_id, "--username", "alice", "--password", "alice-password-1", "--json"]);
-        let basic = basic_header(client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+        let installation = CliInstallation::provision(&db, dir.path(), "alice-password-1");
+        let basic = installation.client_basic();
         let received: Received = Arc::default();
         let mut chains_last: Vec<String> = Vec::new();
         let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() as u64;
@@ -112,7 +102,7 @@ both_backends! {
         let server = ServeProcess::start(&db, dir.path(), ISSUER);
         let base = format!("http://127.0.0.1:{}", server.port);
         let http = reqwest::Client::new();
-        let admin_basic = basic_header(admin["client_id"].as_str().unwrap(), admin["client_secret"].as_str().unwrap());
+        let admin_basic = installation.admin_basic();
         let mut tokens = received.lock().unwrap().clone();
         tokens.extend(chains_last);
         assert!(tokens.len() > ROUNDS, "the load got tokens issued: {}", tokens.len());

@@ -515,3 +515,78 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// An installation provisioned through the CLI alone, for tests that run `tenauth serve`
+/// as a process: a platform admin client (`bootstrap`), tenant `acme`, its client `web`
+/// (every grant, scope `read`) and its user `alice` with `password`.
+pub struct CliInstallation {
+    pub admin: serde_json::Value,
+    pub tenant: serde_json::Value,
+    pub client: serde_json::Value,
+}
+
+impl CliInstallation {
+    pub fn provision(db: &TestDatabase, dir: &Path, password: &str) -> Self {
+        let url = db.raw_url();
+        let cli = |args: &[&str]| -> serde_json::Value {
+            let output = run_cli(args, &[("DATABASE_URL", &url)], dir);
+            assert!(
+                output.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            serde_json::from_slice(&output.stdout).unwrap()
+        };
+        let admin = cli(&["bootstrap", "--json"]);
+        let tenant = cli(&[
+            "tenant", "create", "--slug", "acme", "--name", "Acme", "--json",
+        ]);
+        let tenant_id = tenant["id"].to_string();
+        let client = cli(&[
+            "client",
+            "create",
+            "--tenant",
+            &tenant_id,
+            "--name",
+            "web",
+            "--grant-type",
+            "client_credentials,password,refresh_token",
+            "--scope",
+            "read",
+            "--json",
+        ]);
+        cli(&[
+            "user",
+            "create",
+            "--tenant",
+            &tenant_id,
+            "--username",
+            "alice",
+            "--password",
+            password,
+            "--json",
+        ]);
+        Self {
+            admin,
+            tenant,
+            client,
+        }
+    }
+
+    /// `Authorization: Basic …` of the admin client.
+    pub fn admin_basic(&self) -> String {
+        basic_of(&self.admin)
+    }
+
+    /// `Authorization: Basic …` of the tenant's client.
+    pub fn client_basic(&self) -> String {
+        basic_of(&self.client)
+    }
+}
+
+fn basic_of(credentials: &serde_json::Value) -> String {
+    basic_header(
+        credentials["client_id"].as_str().unwrap(),
+        credentials["client_secret"].as_str().unwrap(),
+    )
+}

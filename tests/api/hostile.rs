@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{basic_header, run_cli, ServeProcess};
+use crate::helpers::{basic_header, CliInstallation, ServeProcess};
 
 const CANARY: &str = "CANARY7f3a9c";
 
@@ -37,22 +37,12 @@ fn encode(value: &str) -> String {
 both_backends! {
     async fn hostile_values_in_every_field_of_every_route_get_no_5xx_and_no_echo(db) {
         let dir = tempfile::tempdir().unwrap();
-        let url = db.raw_url();
-        let cli = |args: &[&str]| -> serde_json::Value {
-            let output = run_cli(args, &[("DATABASE_URL", &url)], dir.path());
-            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-            serde_json::from_slice(&output.stdout).unwrap()
-        };
-        let admin = cli(&["bootstrap", "--json"]);
-        let tenant = cli(&["tenant", "create", "--slug", "acme", "--name", "Acme", "--json"]);
-        let tenant_id = tenant["id"].to_string();
-        let client = cli(&["client", "create", "--tenant", &tenant_id, "--name", "web", "--grant-type", "client_credentials,password,refresh_token", "--scope", "read", "--json"]);
-        cli(&["user", "create", "--tenant", &tenant_id, "--username", "alice", "--password", "alice-password-1", "--json"]);
+        let installation = CliInstallation::provision(&db, dir.path(), "alice-password-1");
+        let client = &installation.client;
         let server = ServeProcess::start(&db, dir.path(), &[("RUST_LOG", "info"), ("TENAUTH_RATE_LIMIT_CLIENT", "0"), ("TENAUTH_RATE_LIMIT_TENANT", "0"), ("TENAUTH_LOGIN_FAILURES_PER_USER", "0"), ("TENAUTH_LOGIN_FAILURES_PER_CLIENT", "0")]);
         let base = format!("http://127.0.0.1:{}", server.port);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-        let admin_basic = basic_header(admin["client_id"].as_str().unwrap(), admin["client_secret"].as_str().unwrap());
-        let client_basic = basic_header(client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+        let (admin_basic, client_basic) = (installation.admin_basic(), installation.client_basic());
         let admin_token: serde_json::Value = http.post(format!("{base}/oauth/token")).header("Authorization", &admin_basic).form(&[("grant_type", "client_credentials")]).send().await.unwrap().json().await.unwrap();
         let bearer = format!("Bearer {}", admin_token["access_token"].as_str().unwrap());
         let mut requests = 0;

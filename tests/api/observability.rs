@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{basic_header, json_with_status, run_cli, spawn_app, ServeProcess};
+use crate::helpers::{basic_header, json_with_status, spawn_app, CliInstallation, ServeProcess};
 use crate::introspection::introspect;
 
 /// The value of one sample line of the Prometheus text, e.g.
@@ -51,18 +51,9 @@ both_backends! {
 
     async fn json_logs_name_the_request_and_tenant_and_never_a_credential(db) {
         let dir = tempfile::tempdir().unwrap();
-        let url = db.raw_url();
-        let cli = |args: &[&str]| -> serde_json::Value {
-            let output = run_cli(args, &[("DATABASE_URL", &url)], dir.path());
-            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-            serde_json::from_slice(&output.stdout).unwrap()
-        };
-        let admin = cli(&["bootstrap", "--json"]);
-        let tenant = cli(&["tenant", "create", "--slug", "acme", "--name", "Acme", "--json"]);
-        let tenant_id = tenant["id"].to_string();
-        let client = cli(&["client", "create", "--tenant", &tenant_id, "--name", "web", "--grant-type", "client_credentials,password,refresh_token", "--scope", "read", "--json"]);
         let password = "canary-password-Xq7!";
-        cli(&["user", "create", "--tenant", &tenant_id, "--username", "alice", "--password", password, "--json"]);
+        let installation = CliInstallation::provision(&db, dir.path(), password);
+        let (admin, tenant, client) = (&installation.admin, &installation.tenant, &installation.client);
         let mut server = ServeProcess::start(&db, dir.path(), &[("TENAUTH_LOG_FORMAT", "json"), ("RUST_LOG", "trace")]);
         let base = format!("http://127.0.0.1:{}", server.port);
         let http = reqwest::Client::new();

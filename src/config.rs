@@ -236,6 +236,11 @@ pub struct SettingsArgs {
           global = true)]
     pub workers: Option<u16>,
 
+    /// PostgreSQL connections of this instance, one pool shared by reads and writes (SQLite ignores it). Size it to the database server's cores: on this 2-core machine 6 served the most requests (BENCHMARKS.md); with several instances, their sum must stay under PostgreSQL's `max_connections`.
+    #[arg(long, env = "TENAUTH_DB_CONNECTIONS", default_value_t = crate::db::DEFAULT_POSTGRES_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_connections: u32,
+
     /// Log line format: `text`, or `json` (one object per line with ts, level, target, msg, request_id, tenant_id).
     #[arg(
         long,
@@ -266,6 +271,8 @@ pub struct Settings {
     pub purge_interval: Option<Duration>,
     /// HTTP worker threads.
     pub workers: usize,
+    /// PostgreSQL pool size.
+    pub db_connections: u32,
     /// `None` means the issuer + `/docs`.
     pub service_documentation: Option<String>,
     /// How often a running server looks for new or removed keys.
@@ -300,6 +307,7 @@ impl Settings {
             personal_token_ttl: Duration::from_secs(365 * 86_400),
             purge_interval: Some(Duration::from_secs(3600)),
             workers: default_workers(),
+            db_connections: crate::db::DEFAULT_POSTGRES_CONNECTIONS,
             service_documentation: None,
             keys_reload_interval: Duration::from_secs(10),
             keys_publish_delay: Duration::from_secs(120),
@@ -347,6 +355,7 @@ impl TryFrom<SettingsArgs> for Settings {
             purge_interval: (args.purge_interval > 0)
                 .then(|| Duration::from_secs(args.purge_interval)),
             workers: args.workers.map_or_else(default_workers, usize::from),
+            db_connections: args.db_connections,
             service_documentation: args
                 .service_documentation
                 .map(|url| validate_url("TENAUTH_SERVICE_DOCUMENTATION", &url))
@@ -471,6 +480,21 @@ mod tests {
         )
         .map_err(|error| error.to_string())?;
         Settings::try_from(command.settings).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn db_connections_default_and_zero_is_refused() {
+        assert_eq!(
+            settings_from(&["--db-connections", "12"])
+                .unwrap()
+                .db_connections,
+            12
+        );
+        assert_eq!(
+            settings_from(&[]).unwrap().db_connections,
+            crate::db::DEFAULT_POSTGRES_CONNECTIONS
+        );
+        assert!(settings_from(&["--db-connections", "0"]).is_err());
     }
 
     #[test]

@@ -80,11 +80,12 @@ impl Application {
     /// key, and binds `settings.bind`.
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
         let url = settings.database_url.to_string();
-        let db =
-            Database::connect(&settings.database_url).map_err(|source| StartupError::Database {
+        let db = Database::connect_with(&settings.database_url, settings.db_connections).map_err(
+            |source| StartupError::Database {
                 url: url.clone(),
                 source,
-            })?;
+            },
+        )?;
         let applied = db.migrate().map_err(|source| StartupError::Migration {
             url: url.clone(),
             source,

@@ -65,19 +65,43 @@ impl OAuthServer {
         token: &str,
         now: NaiveDateTime,
     ) -> Result<Result<ActiveToken, InactiveReason>, DbError> {
-        let claims = match jwt::decode_claims(token) {
+        let claims = match self.access_token_claims(token, now) {
             Ok(claims) => claims,
-            Err(error) => return Ok(Err(InactiveReason::Unverifiable(error))),
+            Err(reason) => return Ok(Err(reason)),
         };
+        let state = AccessTokenState::find(conn, TenantId::new(claims.tenant_id), &claims.jti)?;
+        Ok(self.judge_access_token(token, claims, state, now))
+    }
+
+    /// The claims of `token`, if it can be one of our active access tokens at all: it
+    /// decodes, names us as issuer and has not expired. Its stored state decides the rest
+    /// ([`OAuthServer::judge_access_token`]).
+    pub fn access_token_claims(
+        &self,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<AccessTokenClaims, InactiveReason> {
+        let claims = jwt::decode_claims(token).map_err(InactiveReason::Unverifiable)?;
         if claims.iss != self.issuer {
-            return Ok(Err(InactiveReason::WrongIssuer));
+            return Err(InactiveReason::WrongIssuer);
         }
         if claims.exp <= now.and_utc().timestamp() {
-            return Ok(Err(InactiveReason::Expired));
+            return Err(InactiveReason::Expired);
         }
-        let tenant_id = TenantId::new(claims.tenant_id);
-        let Some(state) = AccessTokenState::find(conn, tenant_id, &claims.jti)? else {
-            return Ok(Err(InactiveReason::Unknown));
+        Ok(claims)
+    }
+
+    /// Decides whether `token`, whose `claims` passed [`OAuthServer::access_token_claims`],
+    /// is active, given the stored `state` of `(tenant_id, jti)` from its claims.
+    pub fn judge_access_token(
+        &self,
+        token: &str,
+        claims: AccessTokenClaims,
+        state: Option<AccessTokenState>,
+        now: NaiveDateTime,
+    ) -> Result<ActiveToken, InactiveReason> {
+        let Some(state) = state else {
+            return Err(InactiveReason::Unknown);
         };
         // Proof that the string is one we issued: its stored keyed hash matches (~1 µs,
         // constant-time); rows from before the hash column fall back to the signature.
@@ -86,11 +110,9 @@ impl OAuthServer {
             None => jwt::verify(&self.keys.snapshot(), token).is_ok(),
         };
         if !genuine {
-            return Ok(Err(InactiveReason::Unverifiable(
-                jwt::JwtError::BadSignature,
-            )));
+            return Err(InactiveReason::Unverifiable(jwt::JwtError::BadSignature));
         }
-        Ok(judge(claims, state, now))
+        judge(claims, state, now)
     }
 }
 

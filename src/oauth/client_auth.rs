@@ -20,6 +20,13 @@ pub struct PresentedCredentials {
     pub via_basic: bool,
 }
 
+impl PresentedCredentials {
+    /// The client id presented, if it is one at all (no client has any other shape).
+    pub fn client_id(&self) -> Option<ClientId> {
+        self.client_id.parse().ok()
+    }
+}
+
 /// Reads the client's credentials from the `Authorization` header or the body, refusing
 /// a request that uses both (RFC 6749 §2.3: one method per request).
 pub fn extract_credentials(
@@ -86,11 +93,21 @@ pub fn authenticate_client(
     hasher: &SecretHasher,
     credentials: &PresentedCredentials,
 ) -> Result<ClientWithTenant, OAuthError> {
-    let refuse = || OAuthError::invalid_client().with_basic_challenge(credentials.via_basic);
-    let found = match credentials.client_id.parse::<ClientId>() {
-        Ok(client_id) => Client::find_with_tenant(conn, &client_id)?,
-        Err(_) => None,
+    let found = match credentials.client_id() {
+        Some(client_id) => Client::find_with_tenant(conn, &client_id)?,
+        None => None,
     };
+    check_client(hasher, credentials, found)
+}
+
+/// [`authenticate_client`] once the client named by the credentials has been looked up
+/// (`found`: `None` when there is no such client).
+pub fn check_client(
+    hasher: &SecretHasher,
+    credentials: &PresentedCredentials,
+    found: Option<ClientWithTenant>,
+) -> Result<ClientWithTenant, OAuthError> {
+    let refuse = || OAuthError::invalid_client().with_basic_challenge(credentials.via_basic);
     let stored_hash = found
         .as_ref()
         .and_then(|found| found.client.secret_hash.as_deref());

@@ -1,6 +1,6 @@
-//! Token issuance, shared by every grant: sign first, then write in one short transaction
-//! that re-checks the tenant, the client and the user (see
-//! [`IssuanceState`](crate::db::models::token::IssuanceState)) and inserts the rows.
+//! Token issuance, shared by every grant: sign first, then store the rows atomically with
+//! a re-check of the tenant, the client and the user (see
+//! [`IssuanceState`](crate::db::models::token::IssuanceState)).
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use chrono::{NaiveDateTime, SubsecRound};
 
 use super::jwt::{self, AccessTokenClaims};
 use super::{OAuthError, OAuthServer};
-use crate::db::models::token::{IssuanceState, NewAccessToken, NewRefreshToken};
+use crate::db::models::token::{IssuanceState, NewAccessToken, NewRefreshToken, NewTokens};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{
     new_token_id, ClientId, PlainSecret, Scope, TenantId, TenantStatus, TokenKind,
@@ -50,7 +50,8 @@ struct PreparedRefresh {
     token: PlainSecret,
     hash: String,
     family_id: String,
-    scope: Scope,
+    /// The family's scope, as stored.
+    scopes: String,
     expires_at: NaiveDateTime,
 }
 
@@ -61,6 +62,8 @@ pub struct PreparedTokens {
     jti: String,
     access_token: String,
     access_token_hash: String,
+    /// The access token's scope, as stored.
+    scopes: String,
     issued_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     refresh: Option<PreparedRefresh>,
@@ -151,11 +154,12 @@ impl OAuthServer {
                 hash: self.hasher.hash_refresh_token(token.expose()),
                 token,
                 family_id,
-                scope,
+                scopes: scope.to_string(),
                 expires_at: now + self.lifetimes.refresh,
             }
         });
         Ok(PreparedTokens {
+            scopes: grant.scope.to_string(),
             grant,
             jti,
             access_token_hash: self.hasher.hash_access_token(&access_token),
@@ -168,16 +172,22 @@ impl OAuthServer {
 }
 
 impl PreparedTokens {
-    /// Inside the caller's write transaction: re-checks the tenant, client and user, then
-    /// inserts the access token and its refresh token.
+    /// Stores the tokens if the tenant is still active, the client not revoked and the user
+    /// (if any) enabled, atomically with that check (on PostgreSQL in one statement, which
+    /// needs no transaction around it: see [`NewTokens::insert_if_permitted`]).
     pub fn store(
         self,
         conn: &mut DbConnection,
     ) -> Result<Result<IssuedTokens, IssueRefusal>, DbError> {
-        if let Err(refusal) = self.check(conn)? {
-            return Ok(Err(refusal));
+        if self.rows().insert_if_permitted(conn)? {
+            return Ok(Ok(self.issued()));
         }
-        self.insert(conn).map(Ok)
+        // Refused: only now look up why. Should the state have changed back meanwhile,
+        // the answer is still a refusal.
+        Ok(Err(self
+            .check(conn)?
+            .err()
+            .unwrap_or(IssueRefusal::ClientInactive)))
     }
 
     /// Re-checks, inside the caller's transaction, that the tenant is active, the client
@@ -206,25 +216,34 @@ impl PreparedTokens {
         Ok(Ok(()))
     }
 
-    /// Inserts the access token and its refresh token; only after [`PreparedTokens::check`].
+    /// Inserts the access token and its refresh token; only after [`PreparedTokens::check`],
+    /// in the same transaction.
     pub fn insert(self, conn: &mut DbConnection) -> Result<IssuedTokens, DbError> {
-        let grant = &self.grant;
-        let scopes = grant.scope.to_string();
-        NewAccessToken {
-            id: &self.jti,
-            tenant_id: grant.tenant_id,
-            client_id: grant.client_id.as_str(),
-            user_id: grant.user_id,
-            kind: grant.kind,
-            name: grant.name.as_deref(),
-            scopes: &scopes,
-            created_at: self.issued_at,
-            expires_at: self.expires_at,
-            token_hash: &self.access_token_hash,
+        let rows = self.rows();
+        rows.access.insert(conn)?;
+        if let Some(refresh) = &rows.refresh {
+            refresh.insert(conn)?;
         }
-        .insert(conn)?;
-        if let Some(refresh) = &self.refresh {
-            NewRefreshToken {
+        Ok(self.issued())
+    }
+
+    /// The rows that store these tokens.
+    fn rows(&self) -> NewTokens<'_> {
+        let grant = &self.grant;
+        NewTokens {
+            access: NewAccessToken {
+                id: &self.jti,
+                tenant_id: grant.tenant_id,
+                client_id: grant.client_id.as_str(),
+                user_id: grant.user_id,
+                kind: grant.kind,
+                name: grant.name.as_deref(),
+                scopes: &self.scopes,
+                created_at: self.issued_at,
+                expires_at: self.expires_at,
+                token_hash: &self.access_token_hash,
+            },
+            refresh: self.refresh.as_ref().map(|refresh| NewRefreshToken {
                 id: &refresh.id,
                 token_hash: &refresh.hash,
                 tenant_id: grant.tenant_id.get(),
@@ -232,23 +251,27 @@ impl PreparedTokens {
                 user_id: grant.user_id,
                 access_token_id: &self.jti,
                 family_id: &refresh.family_id,
-                scopes: &refresh.scope.to_string(),
+                scopes: &refresh.scopes,
                 created_at: self.issued_at,
                 expires_at: refresh.expires_at,
-            }
-            .insert(conn)?;
+            }),
         }
-        Ok(IssuedTokens {
+    }
+
+    /// What the caller hands out, once the rows are stored.
+    fn issued(self) -> IssuedTokens {
+        let grant = self.grant;
+        IssuedTokens {
             tenant_id: grant.tenant_id,
-            client_id: grant.client_id.clone(),
+            client_id: grant.client_id,
             user_id: grant.user_id,
             jti: self.jti,
             access_token: self.access_token,
             kind: grant.kind,
-            scope: grant.scope.clone(),
+            scope: grant.scope,
             expires_in: grant.lifetime.as_secs(),
             expires_at: self.expires_at,
             refresh_token: self.refresh.map(|refresh| refresh.token),
-        })
+        }
     }
 }

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 pub use error::{ErrorCode, OAuthError};
 
+use crate::db::models::client::ClientWithTenant;
 use crate::db::Database;
 use crate::keys::Keys;
 use secrets::SecretHasher;
@@ -81,8 +82,22 @@ impl OAuthServer {
         &self,
         conn: &mut crate::db::DbConnection,
         credentials: &client_auth::PresentedCredentials,
-    ) -> Result<crate::db::models::client::ClientWithTenant, OAuthError> {
+    ) -> Result<ClientWithTenant, OAuthError> {
         let caller = client_auth::authenticate_client(conn, &self.hasher, credentials)?;
+        self.admit_caller(caller)
+    }
+
+    /// [`OAuthServer::authenticate_caller`] once the client has been looked up.
+    pub(crate) fn check_caller(
+        &self,
+        credentials: &client_auth::PresentedCredentials,
+        found: Option<ClientWithTenant>,
+    ) -> Result<ClientWithTenant, OAuthError> {
+        let caller = client_auth::check_client(&self.hasher, credentials, found)?;
+        self.admit_caller(caller)
+    }
+
+    fn admit_caller(&self, caller: ClientWithTenant) -> Result<ClientWithTenant, OAuthError> {
         self.limits.admit_client(&caller.client.id)?;
         self.limits.admit_tenant(caller.client.tenant_id)?;
         Ok(caller)

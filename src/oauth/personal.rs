@@ -68,7 +68,7 @@ impl OAuthServer {
             .map_err(|_| PersonalTokenError::Signing)?;
         let issued = self
             .db
-            .write(move |conn| prepared.store(conn))?
+            .write_single_statement(move |conn| prepared.store(conn))?
             .map_err(|_: IssueRefusal| PersonalTokenError::Inactive)?;
         issued.log();
         Ok(issued)

@@ -9,7 +9,7 @@ use crate::domain::{ClientId, GrantType, Scope, TenantId, TenantStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_clients)]
-struct ClientRow {
+pub(crate) struct ClientRow {
     id: String,
     tenant_id: i64,
     name: String,
@@ -76,6 +76,16 @@ pub struct ClientWithTenant {
     pub tenant_status: TenantStatus,
 }
 
+impl ClientWithTenant {
+    /// From a client's row and its tenant's stored status.
+    pub(crate) fn from_row((client, status): (ClientRow, String)) -> Result<Self, DbError> {
+        Ok(Self {
+            client: client.try_into()?,
+            tenant_status: status.parse().map_err(|_| corrupt("tenant status"))?,
+        })
+    }
+}
+
 impl Client {
     /// The client with this id, in whichever tenant it is, with its tenant's status.
     pub fn find_with_tenant(
@@ -89,13 +99,7 @@ impl Client {
                 .select((ClientRow::as_select(), tenants::status)),
             conn,
         )?;
-        row.map(|(client, status)| {
-            Ok(ClientWithTenant {
-                client: client.try_into()?,
-                tenant_status: status.parse().map_err(|_| corrupt("tenant status"))?,
-            })
-        })
-        .transpose()
+        row.map(ClientWithTenant::from_row).transpose()
     }
 
     /// The tenant's personal-access client (every tenant has exactly one).

@@ -160,8 +160,8 @@ fn resolve_scope(requested: Option<Scope>, client: &Client) -> Result<Scope, OAu
     }
 }
 
-/// Signs the grant's tokens, then stores them in one write transaction that re-checks
-/// the tenant, client and user.
+/// Signs the grant's tokens, then stores them atomically with a re-check of the tenant,
+/// the client and the user (on PostgreSQL one statement: no transaction around it).
 fn issue_grant(
     server: &OAuthServer,
     grant: TokenGrant,
@@ -170,7 +170,7 @@ fn issue_grant(
     let prepared = server.prepare_tokens(grant, now)?;
     server
         .db
-        .write(move |conn| prepared.store(conn))?
+        .write_single_statement(move |conn| prepared.store(conn))?
         .map_err(refusal_error)
 }
 

@@ -29,8 +29,9 @@ struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Measure only the endpoints whose names contain this (e.g. `client_credentials`);
-    /// `/healthz` is always measured, as the ceiling.
+    /// Measure only the endpoints whose names contain one of these comma-separated
+    /// strings (e.g. `client_credentials,introspection (valid)`); `/healthz` is always
+    /// measured, as the ceiling.
     #[arg(long)]
     only: Option<String>,
     /// Tenant sizes (access + refresh tokens) whose deletion is timed, comma-separated;
@@ -53,11 +54,73 @@ struct Measurement {
     errors: usize,
     seconds: f64,
     latencies_us: Vec<u64>,
+    /// CPU spent while it ran: by the server process, and by PostgreSQL (every process
+    /// named `postgres`; none for SQLite, which runs inside the server).
+    cpu: CpuUsed,
+}
+
+/// CPU time in microseconds, from /proc: unlike requests/s, hardly moved by other
+/// tenants of a shared machine, so it compares runs made at different moments.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuUsed {
+    server_us: u64,
+    database_us: u64,
+}
+
+impl CpuUsed {
+    /// Now, for the server `pid` and (if `database`) PostgreSQL's processes.
+    fn now(pid: u32, database: bool) -> Self {
+        let database_us = if database {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|entry| {
+                    std::fs::read_to_string(entry.path().join("comm"))
+                        .is_ok_and(|comm| comm.trim() == "postgres")
+                })
+                .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+                .filter_map(process_cpu_us)
+                .sum()
+        } else {
+            0
+        };
+        Self {
+            server_us: process_cpu_us(pid).unwrap_or(0),
+            database_us,
+        }
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            server_us: self.server_us.saturating_sub(earlier.server_us),
+            database_us: self.database_us.saturating_sub(earlier.database_us),
+        }
+    }
+}
+
+/// A process's user + system CPU time so far (/proc/PID/stat fields 14 and 15, in
+/// clock ticks of 1/100 s on Linux).
+fn process_cpu_us(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces: count fields after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
 }
 
 impl Measurement {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.seconds
+    }
+
+    /// CPU microseconds per answered request: the server's and PostgreSQL's.
+    fn cpu_per_request(&self) -> (f64, f64) {
+        let answered = (self.requests + self.errors).max(1) as f64;
+        (
+            self.cpu.server_us as f64 / answered,
+            self.cpu.database_us as f64 / answered,
+        )
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
@@ -344,7 +407,10 @@ fn main() {
                 Scenario::PersonalToken(user_token.clone()),
             ),
         ] {
-            let wanted = args.only.as_deref().is_none_or(|only| name.contains(only));
+            let wanted = args
+                .only
+                .as_deref()
+                .is_none_or(|only| only.split(',').any(|part| name.contains(part)));
             if !wanted && !matches!(scenario, Scenario::Healthz) {
                 continue;
             }
@@ -352,6 +418,7 @@ fn main() {
                 measure(
                     &http,
                     &server.address,
+                    (server.child.id(), args.database == "postgres"),
                     name,
                     scenario,
                     args.concurrency,
@@ -509,6 +576,7 @@ async fn time_deletion(
                 errors,
                 seconds: started.elapsed().as_secs_f64(),
                 latencies_us: latencies,
+                cpu: CpuUsed::default(),
             }
         })
     };
@@ -552,11 +620,13 @@ async fn wait_ready(http: &reqwest::Client, address: &str) {
 async fn measure(
     http: &reqwest::Client,
     address: &str,
+    (server_pid, postgres): (u32, bool),
     name: &'static str,
     scenario: Scenario,
     concurrency: usize,
     duration: Duration,
 ) -> Measurement {
+    let cpu_before = CpuUsed::now(server_pid, postgres);
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -602,6 +672,7 @@ async fn measure(
         errors += worker_errors;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = CpuUsed::now(server_pid, postgres).since(cpu_before);
     latencies_us.sort_unstable();
     Measurement {
         name,
@@ -609,6 +680,7 @@ async fn measure(
         errors,
         seconds,
         latencies_us,
+        cpu,
     }
 }
 
@@ -720,17 +792,24 @@ fn print_table(args: &Args, measurements: &[Measurement], hash_ms: f64, rss_kib:
         args.seed_tokens,
         if args.deletion_sizes.trim().is_empty() { "none" } else { &args.deletion_sizes }
     );
-    println!("| endpoint | requests/s | ratio to /healthz | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| endpoint | requests/s | ratio to /healthz | p50 ms | p99 ms | errors | server CPU µs/req | PostgreSQL CPU µs/req |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for measurement in measurements {
+        let (server_cpu, database_cpu) = measurement.cpu_per_request();
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {} |",
             measurement.name,
             measurement.rate(),
             measurement.rate() / ceiling,
             measurement.percentile_ms(0.50),
             measurement.percentile_ms(0.99),
-            measurement.errors
+            measurement.errors,
+            server_cpu,
+            if args.database == "postgres" {
+                format!("{database_cpu:.0}")
+            } else {
+                "-".to_owned()
+            },
         );
     }
     println!("password hash: {PASSWORD_HASH_COST}, {hash_ms:.1} ms per hash on this machine (bounds the password grant by design)");

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenauth::db::models::client::find_personal_access_client_id;
-use tenauth::db::models::token::NewAccessToken;
+use tenauth::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens, RefreshToken};
 use tenauth::db::{Database, DbError};
 use tenauth::domain::{now, TenantId, TokenKind};
 
@@ -115,5 +115,89 @@ both_backends! {
         }
         let count = database.read(|conn| tenauth::db::models::token::count_access_tokens(conn, TenantId::PLATFORM)).unwrap();
         assert_eq!(count, committed, "every good write, and only those, is stored");
+    }
+}
+
+/// Tries to store an access token (and, with `with_refresh`, its refresh token) through
+/// the issuing statement; whether it did.
+fn issue_if_permitted(
+    database: &Database,
+    jti: &str,
+    client_id: &str,
+    user_id: Option<i64>,
+    with_refresh: bool,
+) -> bool {
+    let created_at = now();
+    let (jti, client_id) = (jti.to_owned(), client_id.to_owned());
+    database
+        .write_single_statement(move |conn| {
+            let refresh_id = format!("refresh-{jti}");
+            let refresh_hash = format!("refresh-hash-{jti}");
+            NewTokens {
+                access: NewAccessToken {
+                    id: &jti,
+                    tenant_id: TenantId::PLATFORM,
+                    client_id: &client_id,
+                    user_id,
+                    kind: TokenKind::Password,
+                    name: None,
+                    scopes: "read",
+                    created_at,
+                    expires_at: created_at + Duration::from_secs(60),
+                    token_hash: "not-a-real-hash",
+                },
+                refresh: with_refresh.then_some(NewRefreshToken {
+                    id: &refresh_id,
+                    token_hash: &refresh_hash,
+                    tenant_id: TenantId::PLATFORM.get(),
+                    client_id: &client_id,
+                    user_id,
+                    access_token_id: &jti,
+                    family_id: "family",
+                    scopes: "read",
+                    created_at,
+                    expires_at: created_at + Duration::from_secs(600),
+                }),
+            }
+            .insert_if_permitted(conn)
+        })
+        .expect("the issuing statement runs")
+}
+
+both_backends! {
+    async fn the_issuing_statement_stores_both_rows_only_while_issuance_is_permitted(db) {
+        let database = db.connect();
+        database.migrate().unwrap();
+        let client_id = platform_client(&database);
+        let count = |database: &Database| {
+            database
+                .read(|conn| tenauth::db::models::token::count_access_tokens(conn, TenantId::PLATFORM))
+                .unwrap()
+        };
+
+        // Permitted: the access row and its refresh row, both stored.
+        assert!(issue_if_permitted(&database, "jti-ok", &client_id, None, true));
+        assert_eq!(count(&database), 1);
+        let (hash, jti) = ("refresh-hash-jti-ok".to_owned(), "jti-ok".to_owned());
+        let refresh = database
+            .read(move |conn| RefreshToken::find_by_hash(conn, &hash))
+            .unwrap()
+            .expect("the refresh row is stored with the access row");
+        assert_eq!(refresh.access_token_id, jti);
+
+        // Refused, and nothing stored: a user that is not in the tenant, a client that
+        // does not exist, a revoked client.
+        assert!(!issue_if_permitted(&database, "jti-no-user", &client_id, Some(424_242), true));
+        assert!(!issue_if_permitted(&database, "jti-no-client", "no-such-client", None, false));
+        let revoked = client_id.clone();
+        database
+            .write(move |conn| {
+                tenauth::db::models::client::revoke_clients(conn, TenantId::PLATFORM, Some(&revoked), now())
+            })
+            .unwrap();
+        assert!(!issue_if_permitted(&database, "jti-revoked", &client_id, None, true));
+        assert_eq!(count(&database), 1, "no refused issuance left a row");
+        let hash = "refresh-hash-jti-no-user".to_owned();
+        assert!(database.read(move |conn| RefreshToken::find_by_hash(conn, &hash)).unwrap().is_none());
     }
 }

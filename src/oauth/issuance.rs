@@ -10,9 +10,7 @@ use super::jwt::{self, AccessTokenClaims};
 use super::{OAuthError, OAuthServer};
 use crate::db::models::token::{IssuanceState, NewAccessToken, NewRefreshToken, NewTokens};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{
-    new_token_id, ClientId, PlainSecret, Scope, TenantId, TenantStatus, TokenKind,
-};
+use crate::domain::{new_token_id, ClientId, PlainSecret, Scope, TenantId, TokenKind};
 
 /// What a grant decided to issue.
 #[derive(Debug, Clone)]
@@ -204,16 +202,13 @@ impl PreparedTokens {
             grant.client_id.as_str(),
             grant.user_id,
         )?;
-        let Some(state) = state else {
-            return Ok(Err(IssueRefusal::ClientInactive));
-        };
-        if state.tenant_status != TenantStatus::Active || state.client_revoked {
-            return Ok(Err(IssueRefusal::ClientInactive));
-        }
-        if grant.user_id.is_some() && state.user_disabled != Some(false) {
-            return Ok(Err(IssueRefusal::UserInactive));
-        }
-        Ok(Ok(()))
+        // One predicate (`IssuanceState::permits`) for both answers: is the tenant and
+        // client side permitted, and then the user side too?
+        Ok(match state {
+            Some(state) if state.permits(grant.user_id.is_some()) => Ok(()),
+            Some(state) if state.permits(false) => Err(IssueRefusal::UserInactive),
+            _ => Err(IssueRefusal::ClientInactive),
+        })
     }
 
     /// Inserts the access token and its refresh token; only after [`PreparedTokens::check`],

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use tenauth::config::DatabaseUrl;
 use tenauth::db::Database;
-use tenauth::domain::{now, GrantType, Password};
+use tenauth::domain::{now, Actor, GrantType, Password, TenantId};
 use tenauth::keys::load_or_generate_secret_hash_key;
-use tenauth::oauth::secrets::{hash_password, SecretHasher, PASSWORD_HASH_COST};
-use tenauth::provisioning::{self, ClientSpec};
+use tenauth::lifecycle::clients::ClientSpec;
+use tenauth::lifecycle::Lifecycle;
+use tenauth::secrets::{hash_password, SecretHasher, PASSWORD_HASH_COST};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -42,6 +43,10 @@ struct Args {
     /// endpoints are measured, as on a running installation.
     #[arg(long, default_value_t = 100_000)]
     seed_tokens: u64,
+    /// The server binary to measure [default: the `tenauth` this bench was built with]; for
+    /// a before/after comparison, a binary built from another commit.
+    #[arg(long)]
+    server: Option<std::path::PathBuf>,
     /// Ignored: `cargo bench` passes it to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -239,33 +244,42 @@ fn main() {
     let db = Database::connect(&url).unwrap();
     db.migrate().unwrap();
     let hasher = SecretHasher::new(&load_or_generate_secret_hash_key(&keys_dir).unwrap());
-    let tenant = provisioning::create_tenant(&db, "bench", "bench", "Bench", now()).unwrap();
-    let spec = ClientSpec {
-        name: "bench".into(),
-        grant_types: GrantType::ALL.into_iter().collect(),
-        scopes: "read write".parse().unwrap(),
-        confidential: true,
+    let seeding = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lifecycle = Lifecycle::new(db.clone(), hasher);
+    let create_tenant = |slug: &str, name: &str| {
+        seeding
+            .block_on(lifecycle.create_tenant(
+                Actor::Cli,
+                slug.parse().unwrap(),
+                name.parse().unwrap(),
+                now(),
+            ))
+            .unwrap()
     };
-    let (client, secret) =
-        provisioning::create_client(&db, &hasher, "bench", tenant.id, &spec, now()).unwrap();
-    provisioning::create_user(
-        &db,
-        "bench",
-        tenant.id,
-        "alice",
-        "alice-password".into(),
-        now(),
-    )
-    .unwrap();
-    let admin_spec = ClientSpec {
-        name: "bench admin".into(),
-        grant_types: [GrantType::ClientCredentials].into_iter().collect(),
-        scopes: "admin".parse().unwrap(),
-        confidential: true,
+    let create_client = |tenant_id: TenantId, spec: &ClientSpec| {
+        seeding
+            .block_on(lifecycle.create_client(Actor::Cli, tenant_id, spec.clone(), now()))
+            .unwrap()
     };
-    let platform = tenauth::domain::TenantId::PLATFORM;
-    let (admin, admin_secret) =
-        provisioning::create_client(&db, &hasher, "bench", platform, &admin_spec, now()).unwrap();
+    let tenant = create_tenant("bench", "Bench");
+    let grants = GrantType::ALL.map(GrantType::as_str);
+    let spec = ClientSpec::parse("bench", grants, ["read", "write"], true).unwrap();
+    let (client, secret) = create_client(tenant.id, &spec);
+    seeding
+        .block_on(lifecycle.create_user(
+            Actor::Cli,
+            tenant.id,
+            "alice".parse().unwrap(),
+            Password::new("alice-password".into()).unwrap(),
+            now(),
+        ))
+        .unwrap();
+    let admin_spec =
+        ClientSpec::parse("bench admin", ["client_credentials"], ["admin"], true).unwrap();
+    let (admin, admin_secret) = create_client(TenantId::PLATFORM, &admin_spec);
     let admin = Credentials {
         id: admin.id.to_string(),
         secret: admin_secret.unwrap().expose().to_owned(),
@@ -281,10 +295,8 @@ fn main() {
         })
         .collect();
     if args.seed_tokens > 0 {
-        let tenant =
-            provisioning::create_tenant(&db, "bench", "bystander", "Bystander", now()).unwrap();
-        let (bystander_client, _) =
-            provisioning::create_client(&db, &hasher, "bench", tenant.id, &spec, now()).unwrap();
+        let tenant = create_tenant("bystander", "Bystander");
+        let (bystander_client, _) = create_client(tenant.id, &spec);
         seed_tokens(
             &raw_url,
             tenant.id.get(),
@@ -296,10 +308,8 @@ fn main() {
         .iter()
         .map(|&size| {
             let slug = format!("doomed-{size}");
-            let tenant = provisioning::create_tenant(&db, "bench", &slug, "Doomed", now()).unwrap();
-            let (doomed_client, _) =
-                provisioning::create_client(&db, &hasher, "bench", tenant.id, &spec, now())
-                    .unwrap();
+            let tenant = create_tenant(&slug, "Doomed");
+            let (doomed_client, _) = create_client(tenant.id, &spec);
             let started = Instant::now();
             seed_tokens(&raw_url, tenant.id.get(), doomed_client.id.as_str(), size);
             eprintln!(
@@ -309,10 +319,16 @@ fn main() {
             (size, tenant.id.get())
         })
         .collect();
+    drop(lifecycle);
     drop(db);
 
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tenauth"))
+    let server_binary = args
+        .server
+        .clone()
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_tenauth").into());
+    eprintln!("server: {}", server_binary.display());
+    let child = Command::new(server_binary)
         .arg("serve")
         .env("DATABASE_URL", &raw_url)
         .env("TENAUTH_BIND", format!("127.0.0.1:{port}"))

@@ -8,6 +8,44 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// PostgreSQL pool size unless configured (`TENAUTH_DB_CONNECTIONS`): more connections than
+/// the database has cores only add context switches (measured: BENCHMARKS.md, third session).
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 6;
+
+/// The configured limits; a rate of 0 turns that limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Requests per second per client (burst: twice that).
+    pub client_rate: u32,
+    /// Requests per second per tenant (burst: twice that).
+    pub tenant_rate: u32,
+    /// Failed password logins per username allowed within `login_window`.
+    pub user_failures: u32,
+    /// Failed password logins per client allowed within `login_window`.
+    pub client_failures: u32,
+    pub login_window: Duration,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            client_rate: 1_000,
+            tenant_rate: 5_000,
+            user_failures: 5,
+            client_failures: 50,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Lifetimes of the tokens tenauth issues.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLifetimes {
+    pub access: Duration,
+    pub refresh: Duration,
+    pub personal: Duration,
+}
+
 /// A configuration value that cannot be used, with the variable it came from.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {variable}: {reason}")]
@@ -236,8 +274,8 @@ pub struct SettingsArgs {
           global = true)]
     pub workers: Option<u16>,
 
-    /// PostgreSQL connections of this instance, one pool shared by reads and writes (SQLite ignores it). Size it to the database server's cores: on this 2-core machine 6 served the most requests (BENCHMARKS.md); with several instances, their sum must stay under PostgreSQL's `max_connections`.
-    #[arg(long, env = "TENAUTH_DB_CONNECTIONS", default_value_t = crate::db::DEFAULT_POSTGRES_CONNECTIONS,
+    /// PostgreSQL connections of this instance, one pool shared by reads and writes (SQLite ignores it). Size it to the database server's cores (BENCHMARKS.md measures the default); with several instances, their sum must stay under PostgreSQL's `max_connections`.
+    #[arg(long, env = "TENAUTH_DB_CONNECTIONS", default_value_t = DEFAULT_POSTGRES_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_connections: u32,
 
@@ -283,7 +321,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How long a client may take to send a request's head.
     pub client_timeout: Duration,
-    pub limits: crate::oauth::limits::LimitSettings,
+    pub limits: LimitSettings,
     /// Origins allowed cross-origin calls; empty: CORS off.
     pub cors_origins: Vec<String>,
 }
@@ -307,14 +345,23 @@ impl Settings {
             personal_token_ttl: Duration::from_secs(365 * 86_400),
             purge_interval: Some(Duration::from_secs(3600)),
             workers: default_workers(),
-            db_connections: crate::db::DEFAULT_POSTGRES_CONNECTIONS,
+            db_connections: DEFAULT_POSTGRES_CONNECTIONS,
             service_documentation: None,
             keys_reload_interval: Duration::from_secs(10),
             keys_publish_delay: Duration::from_secs(120),
             shutdown_timeout: Duration::from_secs(30),
             client_timeout: Duration::from_secs(5),
-            limits: crate::oauth::limits::LimitSettings::default(),
+            limits: LimitSettings::default(),
             cors_origins: Vec::new(),
+        }
+    }
+
+    /// The lifetimes of the tokens the server issues.
+    pub fn lifetimes(&self) -> TokenLifetimes {
+        TokenLifetimes {
+            access: self.access_token_ttl,
+            refresh: self.refresh_token_ttl,
+            personal: self.personal_token_ttl,
         }
     }
 
@@ -365,7 +412,7 @@ impl TryFrom<SettingsArgs> for Settings {
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
             cors_origins: parse_origins(&args.cors_origins)?,
-            limits: crate::oauth::limits::LimitSettings {
+            limits: LimitSettings {
                 client_rate: args.rate_limit_client,
                 tenant_rate: args.rate_limit_tenant,
                 user_failures: args.login_failures_per_user,
@@ -492,7 +539,7 @@ mod tests {
         );
         assert_eq!(
             settings_from(&[]).unwrap().db_connections,
-            crate::db::DEFAULT_POSTGRES_CONNECTIONS
+            DEFAULT_POSTGRES_CONNECTIONS
         );
         assert!(settings_from(&["--db-connections", "0"]).is_err());
     }

@@ -370,6 +370,34 @@ pub fn prune_keys(
     Ok(removed)
 }
 
+/// `tenauth keys prune`'s policy: a key can go once no token it may have signed can still be
+/// live, that is, once it has been retired longer than the longest lifetime of a signed
+/// token (access and personal access tokens; refresh tokens are opaque, not signed).
+pub fn prune_unneeded_keys(
+    dir: &Path,
+    now: i64,
+    lifetimes: &crate::config::TokenLifetimes,
+    publish_delay: std::time::Duration,
+) -> Result<Vec<String>, KeyError> {
+    let seconds =
+        |duration: std::time::Duration| i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+    prune_keys(
+        dir,
+        now,
+        seconds(lifetimes.access.max(lifetimes.personal)),
+        seconds(publish_delay),
+    )
+}
+
+/// `tenauth keys init`: prepares a keys directory for instances that will share it, with a
+/// signing key and the secret-hashing key, each only if missing. The signing key's `kid`,
+/// and whether it was generated now.
+pub fn init_dir(dir: &Path, now: i64) -> Result<(String, bool), KeyError> {
+    let (keys, generated) = KeyStore::load_or_generate(dir, now)?;
+    load_or_generate_secret_hash_key(dir)?;
+    Ok((keys.signing_key().kid.clone(), generated))
+}
+
 fn load_key(pem_path: &Path) -> Result<SigningKey, KeyError> {
     let invalid = |reason: String| KeyError::Invalid {
         path: pem_path.to_owned(),

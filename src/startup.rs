@@ -15,9 +15,12 @@ use actix_web::{web, App, HttpServer};
 use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::keys::{load_or_generate_secret_hash_key, KeyError, Keys};
+use crate::lifecycle::tokens::DEFAULT_RETENTION;
+use crate::lifecycle::Lifecycle;
 use crate::oauth::limits::RateLimits;
-use crate::oauth::secrets::SecretHasher;
-use crate::oauth::{OAuthServer, TokenLifetimes};
+use crate::oauth::OAuthServer;
+use crate::routes::AppState;
+use crate::secrets::SecretHasher;
 
 /// Why the server could not start; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -33,18 +36,6 @@ pub enum StartupError {
         address: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// What every request handler can reach.
-#[derive(Debug)]
-pub struct AppState {
-    pub db: Database,
-    pub oauth: Arc<OAuthServer>,
-    /// The `service_documentation` URL of the metadata.
-    pub service_documentation: String,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// How long a request's body may take to arrive after its head.
-    pub body_timeout: Duration,
 }
 
 /// CORS for the configured origins: the methods and headers tenauth's endpoints use, and
@@ -121,20 +112,21 @@ impl Application {
         let issuer = settings.issuer_for(address);
         log::info!("tenauth listening on http://{address} (issuer {issuer}, database {url})");
 
-        if let Some(interval) = settings.purge_interval {
-            crate::purge::spawn_schedule(db.clone(), interval, crate::purge::DEFAULT_RETENTION);
-        }
         let hasher = SecretHasher::new(&load_or_generate_secret_hash_key(&settings.keys_dir)?);
+        let lifecycle = Lifecycle::new(db.clone(), hasher.clone());
+        if let Some(interval) = settings.purge_interval {
+            lifecycle.spawn_purge_schedule(interval, DEFAULT_RETENTION);
+        }
         let state = web::Data::new(AppState {
             oauth: Arc::new(OAuthServer {
-                db: db.clone(),
+                db,
                 keys: keys.clone(),
                 hasher,
                 issuer: issuer.clone(),
-                lifetimes: TokenLifetimes::from(&settings),
+                lifetimes: settings.lifetimes(),
                 limits: limits.clone(),
             }),
-            db,
+            lifecycle,
             metrics: Arc::default(),
             body_timeout: settings.client_timeout,
             service_documentation: settings

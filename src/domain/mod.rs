@@ -1,20 +1,29 @@
-//! Pure domain types: parsed once at the edge, passed everywhere inside. Nothing here
-//! knows about HTTP or SQL.
+//! Pure domain types and rules: parsed once at the edge, passed everywhere inside. Nothing
+//! here knows about HTTP or SQL (the one SQL text, [`standing::sql`], is a mirror of the
+//! rule beside it, kept there so that the two are read and changed together).
 
+mod audit;
 mod client;
+mod id;
+mod name;
 mod scope;
 mod secret;
+pub mod standing;
 mod tenant;
 mod token;
 mod user;
 
-pub use client::{ClientId, GrantType, MalformedClientId};
+pub use audit::{Actor, AuditAction};
+pub use client::GrantType;
+pub use id::{ClientId, FamilyId, MalformedId, TenantId, TokenId, UserId};
+pub use name::{InvalidName, InvalidSlug, Name, Slug};
 pub use scope::{
     is_platform_scope, MalformedScope, Scope, ADMIN_SCOPE, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
 };
-pub use secret::{new_token_id, random_url_safe, PlainSecret};
-pub use tenant::{TenantId, TenantStatus, UnknownVariant};
-pub use token::TokenKind;
+pub use secret::{random_url_safe, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
+pub use standing::{ClientStanding, Refusal, Standing, UserStanding};
+pub use tenant::{TenantStatus, UnknownVariant};
+pub use token::{subject, RevocationTarget, TokenKind};
 pub use user::{InvalidPassword, InvalidUsername, Password, Username};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -13,6 +13,10 @@ pub fn random_url_safe(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The longest secret a client may present (a refresh token; ours are 43 characters).
+/// Anything longer cannot be ours and is not even hashed.
+pub const MAX_PRESENTED_SECRET_LENGTH: usize = 512;
+
 /// A secret in plaintext (client secret, refresh token): 256 random bits, shown to its
 /// owner once and stored only as a hash. `Debug` and `Display` never print it.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,18 +43,4 @@ impl fmt::Debug for PlainSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PlainSecret(<redacted>)")
     }
-}
-
-/// A new token id (`jti`) or family id: a UUIDv7, whose time-ordered prefix keeps index
-/// inserts at the right edge of the B-tree instead of at random pages.
-pub fn new_token_id() -> String {
-    let mut random = [0u8; 10];
-    SystemRandom::new()
-        .fill(&mut random)
-        .expect("the system random number generator failed");
-    let millis = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    uuid::Builder::from_unix_timestamp_millis(millis, &random)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
 }

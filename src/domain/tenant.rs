@@ -1,34 +1,4 @@
-use std::fmt;
 use std::str::FromStr;
-
-/// A tenant's id. Every token, client, user and audit event belongs to exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
-pub struct TenantId(i64);
-
-impl TenantId {
-    /// The platform tenant, created by the first migration: its admins manage every other
-    /// tenant, and only it may hold platform scopes.
-    pub const PLATFORM: TenantId = TenantId(1);
-
-    pub const fn new(id: i64) -> Self {
-        Self(id)
-    }
-
-    pub const fn get(self) -> i64 {
-        self.0
-    }
-
-    pub fn is_platform(self) -> bool {
-        self == Self::PLATFORM
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// Where a tenant is in its lifecycle. Only an active tenant's tokens are valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -40,6 +10,12 @@ pub enum TenantStatus {
 }
 
 impl TenantStatus {
+    /// Whether the tenant still exists for its admins: active or suspended, not deleted.
+    /// Its clients and users can be managed only then; only a deleted tenant can be erased.
+    pub fn is_live(self) -> bool {
+        self != Self::Deleted
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",

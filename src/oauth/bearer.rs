@@ -8,21 +8,24 @@
 //! enabled; and the claims agree with the row. All state comes from one indexed query by
 //! `(tenant_id, jti)`.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 
 use super::jwt::{self, AccessTokenClaims};
 use super::OAuthServer;
 use crate::db::models::token::AccessTokenState;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{Scope, TenantId, TenantStatus, TokenKind};
+use crate::domain::{subject, ClientId, Refusal, Scope, TenantId, TokenId, TokenKind, UserId};
+use crate::secrets::AccessTokenHash;
 
 /// An active access token: what a protected endpoint may rely on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveToken {
-    pub jti: String,
+    pub jti: TokenId,
     pub tenant_id: TenantId,
-    pub client_id: String,
-    pub user_id: Option<i64>,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
     pub username: Option<String>,
     pub subject: String,
     pub kind: TokenKind,
@@ -46,41 +49,52 @@ pub enum InactiveReason {
     Unknown,
     #[error("revoked")]
     Revoked,
-    #[error("tenant not active")]
-    TenantInactive,
-    #[error("client revoked")]
-    ClientRevoked,
-    #[error("user deleted or disabled")]
-    UserInactive,
+    /// Its tenant, client or user does not stand (`domain::Standing`).
+    #[error("{0}")]
+    NotInStanding(Refusal),
     #[error("claims disagree with the stored token")]
     Mismatch,
 }
 
 impl OAuthServer {
-    /// Decides whether `token` is an active access token at `now`. `Err` only when the
-    /// database could not answer: never "inactive" for an outage.
+    /// The bearer-token guard (RFC 6750) of tenauth's own protected endpoints: whether
+    /// `token` is an active access token at `now`, decided exactly as introspection
+    /// decides it. `Err` only when the database could not answer: never "inactive" for an
+    /// outage. Reads only: runs on a reader thread.
+    pub async fn authenticate_bearer(
+        self: &Arc<Self>,
+        token: String,
+        now: NaiveDateTime,
+    ) -> Result<Result<ActiveToken, InactiveReason>, DbError> {
+        let server = Arc::clone(self);
+        self.db
+            .read_async(move |conn| server.validate_access_token(conn, &token, now))
+            .await
+    }
+
+    /// Decides whether `token` is an active access token at `now`, on `conn`.
     pub fn validate_access_token(
         &self,
         conn: &mut DbConnection,
         token: &str,
         now: NaiveDateTime,
     ) -> Result<Result<ActiveToken, InactiveReason>, DbError> {
-        let claims = match self.access_token_claims(token, now) {
+        let (claims, jti) = match self.access_token_claims(token, now) {
             Ok(claims) => claims,
             Err(reason) => return Ok(Err(reason)),
         };
-        let state = AccessTokenState::find(conn, TenantId::new(claims.tenant_id), &claims.jti)?;
+        let state = AccessTokenState::find(conn, TenantId::new(claims.tenant_id), &jti)?;
         Ok(self.judge_access_token(token, claims, state, now))
     }
 
-    /// The claims of `token`, if it can be one of our active access tokens at all: it
-    /// decodes, names us as issuer and has not expired. Its stored state decides the rest
-    /// ([`OAuthServer::judge_access_token`]).
+    /// The claims of `token` and its `jti`, if it can be one of our active access tokens
+    /// at all: it decodes, names us as issuer, has not expired and names a well-formed
+    /// `jti`. Its stored state decides the rest ([`OAuthServer::judge_access_token`]).
     pub fn access_token_claims(
         &self,
         token: &str,
         now: NaiveDateTime,
-    ) -> Result<AccessTokenClaims, InactiveReason> {
+    ) -> Result<(AccessTokenClaims, TokenId), InactiveReason> {
         let claims = jwt::decode_claims(token).map_err(InactiveReason::Unverifiable)?;
         if claims.iss != self.issuer {
             return Err(InactiveReason::WrongIssuer);
@@ -88,7 +102,19 @@ impl OAuthServer {
         if claims.exp <= now.and_utc().timestamp() {
             return Err(InactiveReason::Expired);
         }
-        Ok(claims)
+        let jti = claims.jti.parse().map_err(|_| InactiveReason::Unknown)?;
+        Ok((claims, jti))
+    }
+
+    /// Whether `token` is exactly an access token we issued, given the hash stored with
+    /// its row: a keyed hash match (~1 µs, constant-time) stands in for the signature
+    /// check; rows from before the hash column fall back to verifying the signature. The
+    /// one such check, for validation, introspection and revocation alike.
+    pub fn is_issued_access_token(&self, token: &str, stored: Option<&AccessTokenHash>) -> bool {
+        match stored {
+            Some(stored) => self.hasher.access_token_matches(token, stored),
+            None => jwt::verify(&self.keys.snapshot(), token).is_ok(),
+        }
     }
 
     /// Decides whether `token`, whose `claims` passed [`OAuthServer::access_token_claims`],
@@ -103,19 +129,15 @@ impl OAuthServer {
         let Some(state) = state else {
             return Err(InactiveReason::Unknown);
         };
-        // Proof that the string is one we issued: its stored keyed hash matches (~1 µs,
-        // constant-time); rows from before the hash column fall back to the signature.
-        let genuine = match &state.token_hash {
-            Some(stored) => self.hasher.access_token_matches(token, stored),
-            None => jwt::verify(&self.keys.snapshot(), token).is_ok(),
-        };
-        if !genuine {
+        if !self.is_issued_access_token(token, state.token_hash.as_ref()) {
             return Err(InactiveReason::Unverifiable(jwt::JwtError::BadSignature));
         }
         judge(claims, state, now)
     }
 }
 
+/// The decision for a genuine token whose claims passed the cheap checks, given its
+/// stored state: pure, so its table of cases is unit-tested below.
 fn judge(
     claims: AccessTokenClaims,
     state: AccessTokenState,
@@ -127,22 +149,11 @@ fn judge(
     if state.expires_at <= now {
         return Err(InactiveReason::Expired);
     }
-    if state.tenant_status != TenantStatus::Active {
-        return Err(InactiveReason::TenantInactive);
+    if let Some(refusal) = state.standing.refusal() {
+        return Err(InactiveReason::NotInStanding(refusal));
     }
-    if state.client_revoked_at.is_some() {
-        return Err(InactiveReason::ClientRevoked);
-    }
-    let username = match (state.user_id, state.user) {
-        (None, _) => None,
-        (Some(_), Some((username, false))) => Some(username),
-        (Some(_), _) => return Err(InactiveReason::UserInactive),
-    };
-    let expected_subject = state
-        .user_id
-        .map_or_else(|| state.client_id.clone(), |id| id.to_string());
-    if claims.client_id != state.client_id
-        || claims.sub != expected_subject
+    if claims.client_id != state.client_id.as_str()
+        || claims.sub != subject(state.user_id, &state.client_id)
         || claims.scope != state.scopes
     {
         return Err(InactiveReason::Mismatch);
@@ -153,7 +164,7 @@ fn judge(
         tenant_id: state.tenant_id,
         client_id: state.client_id,
         user_id: state.user_id,
-        username,
+        username: state.username,
         subject: claims.sub,
         kind: state.kind,
         name: state.name,
@@ -162,4 +173,142 @@ fn judge(
         expires_at: claims.exp,
         issuer: claims.iss,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::domain::{ClientStanding, Standing, TenantStatus, UserStanding};
+
+    fn at(seconds: i64) -> NaiveDateTime {
+        DateTime::from_timestamp(seconds, 0).unwrap().naive_utc()
+    }
+
+    const NOW: i64 = 1_000_000;
+
+    /// A user token's claims and its stored state, agreeing, active at `NOW`.
+    fn user_token() -> (AccessTokenClaims, AccessTokenState) {
+        let claims = AccessTokenClaims {
+            iss: "https://issuer".into(),
+            sub: "7".into(),
+            aud: "https://issuer".into(),
+            client_id: "the-client".into(),
+            tenant_id: 2,
+            scope: "read write".into(),
+            jti: "the-jti".into(),
+            iat: NOW - 10,
+            exp: NOW + 3600,
+        };
+        let state = AccessTokenState {
+            id: "the-jti".parse().unwrap(),
+            tenant_id: TenantId::new(2),
+            client_id: "the-client".parse().unwrap(),
+            user_id: Some(UserId::new(7)),
+            kind: TokenKind::Password,
+            name: None,
+            scopes: "read write".into(),
+            created_at: at(NOW - 10),
+            expires_at: at(NOW + 3600),
+            revoked_at: None,
+            token_hash: None,
+            standing: Standing {
+                tenant: TenantStatus::Active,
+                client: ClientStanding::Active,
+                user: UserStanding::Enabled,
+            },
+            username: Some("alice".into()),
+        };
+        (claims, state)
+    }
+
+    #[test]
+    fn a_genuine_token_is_active_only_while_its_row_its_standing_and_its_claims_agree() {
+        type Change = fn(&mut AccessTokenClaims, &mut AccessTokenState);
+        let cases: [(&str, Change, Result<(), InactiveReason>); 11] = [
+            ("as issued", |_, _| {}, Ok(())),
+            (
+                "revoked",
+                |_, state| state.revoked_at = Some(at(NOW - 1)),
+                Err(InactiveReason::Revoked),
+            ),
+            (
+                "expired row",
+                |_, state| state.expires_at = at(NOW),
+                Err(InactiveReason::Expired),
+            ),
+            (
+                "suspended tenant",
+                |_, state| state.standing.tenant = TenantStatus::Suspended,
+                Err(InactiveReason::NotInStanding(Refusal::TenantInactive)),
+            ),
+            (
+                "revoked client",
+                |_, state| state.standing.client = ClientStanding::Revoked,
+                Err(InactiveReason::NotInStanding(Refusal::ClientInactive)),
+            ),
+            (
+                "disabled user",
+                |_, state| state.standing.user = UserStanding::Disabled,
+                Err(InactiveReason::NotInStanding(Refusal::UserInactive)),
+            ),
+            (
+                "user gone",
+                |_, state| state.standing.user = UserStanding::Missing,
+                Err(InactiveReason::NotInStanding(Refusal::UserInactive)),
+            ),
+            (
+                "another client",
+                |claims, _| claims.client_id = "other".into(),
+                Err(InactiveReason::Mismatch),
+            ),
+            (
+                "another subject",
+                |claims, _| claims.sub = "8".into(),
+                Err(InactiveReason::Mismatch),
+            ),
+            (
+                "another scope",
+                |claims, _| claims.scope = "read".into(),
+                Err(InactiveReason::Mismatch),
+            ),
+            (
+                "a client's own token claiming a user",
+                |_, state| {
+                    state.user_id = None;
+                    state.standing.user = UserStanding::NoUser;
+                },
+                Err(InactiveReason::Mismatch),
+            ),
+        ];
+        for (case, change, expected) in cases {
+            let (mut claims, mut state) = user_token();
+            change(&mut claims, &mut state);
+            let judged = judge(claims, state, at(NOW)).map(|_| ());
+            assert_eq!(judged, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn an_active_token_says_who_and_what() {
+        let (claims, state) = user_token();
+        let active = judge(claims, state, at(NOW)).unwrap();
+        assert_eq!(active.subject, "7");
+        assert_eq!(active.username.as_deref(), Some("alice"));
+        assert_eq!(active.scope.to_string(), "read write");
+        assert_eq!(
+            (active.issued_at, active.expires_at),
+            (NOW - 10, NOW + 3600)
+        );
+
+        let (mut claims, mut state) = user_token();
+        (state.user_id, state.standing.user, state.username) = (None, UserStanding::NoUser, None);
+        claims.sub = "the-client".into();
+        let client_token = judge(claims, state, at(NOW)).unwrap();
+        assert_eq!(
+            (client_token.subject.as_str(), client_token.username),
+            ("the-client", None)
+        );
+    }
 }

@@ -6,10 +6,10 @@ use base64::Engine;
 
 use super::error::OAuthError;
 use super::form::Form;
-use super::secrets::SecretHasher;
 use crate::db::models::client::{Client, ClientWithTenant};
 use crate::db::DbConnection;
-use crate::domain::{ClientId, PlainSecret, TenantStatus};
+use crate::domain::{ClientId, PlainSecret};
+use crate::secrets::SecretHasher;
 
 /// The credentials a request presented, not yet checked.
 #[derive(Debug)]
@@ -110,7 +110,7 @@ pub fn check_client(
     let refuse = || OAuthError::invalid_client().with_basic_challenge(credentials.via_basic);
     let stored_hash = found
         .as_ref()
-        .and_then(|found| found.client.secret_hash.as_deref());
+        .and_then(|found| found.client.secret_hash.as_ref());
     let presented = credentials
         .secret
         .as_ref()
@@ -137,8 +137,8 @@ pub fn check_client(
         log::info!(target: "tenauth::security", "client authentication failed: wrong or missing secret for client {}", client.id);
         return Err(refuse());
     }
-    if client.revoked_at.is_some() || found.tenant_status != TenantStatus::Active {
-        log::info!(target: "tenauth::security", "client authentication refused: client {} is revoked or its tenant is not active", client.id);
+    if let Some(refusal) = found.standing().refusal() {
+        log::info!(target: "tenauth::security", "client authentication refused for client {}: {refusal}", client.id);
         return Err(refuse());
     }
     crate::logging::set_tenant(client.tenant_id);

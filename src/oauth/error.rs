@@ -1,12 +1,11 @@
-//! OAuth errors (RFC 6749 §5.2) and their HTTP form. Descriptions are fixed ASCII
-//! strings: they never echo input and never name a tenant. What only the operator may
-//! know goes to the log, at the place the error is made.
-
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+//! OAuth errors (RFC 6749 §5.2). Descriptions are fixed ASCII strings: they never echo
+//! input and never name a tenant. What only the operator may know goes to the log, at the
+//! place the error is made. Their HTTP form (status, headers) is `routes::errors`'s.
 
 use crate::db::DbError;
-use crate::error::{ErrorBody, RETRY_AFTER_SECONDS};
+
+/// Seconds a client should wait before retrying when the service is unavailable.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 /// The error codes of RFC 6749 §5.2, plus RFC 6749 §4.1.2.1's `server_error` and
 /// `temporarily_unavailable`, used here for the token endpoint too.
@@ -59,7 +58,7 @@ impl OAuthError {
             code,
             description,
             basic_challenge: false,
-            retry_after: RETRY_AFTER_SECONDS as u64,
+            retry_after: RETRY_AFTER_SECONDS,
         }
     }
 
@@ -126,43 +125,5 @@ impl From<DbError> for OAuthError {
             log::error!("database error: {error}");
             Self::server_error()
         }
-    }
-}
-
-/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), for every answer of
-/// the token endpoint, errors included.
-pub fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
-    response
-}
-
-impl ResponseError for OAuthError {
-    fn status_code(&self) -> StatusCode {
-        match self.code {
-            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = no_store(HttpResponse::build(self.status_code()));
-        if self.code == ErrorCode::InvalidClient && self.basic_challenge {
-            response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tenauth""#));
-        }
-        if matches!(
-            self.code,
-            ErrorCode::TemporarilyUnavailable | ErrorCode::RateLimited
-        ) {
-            response.insert_header((header::RETRY_AFTER, self.retry_after.max(1).to_string()));
-        }
-        response.json(ErrorBody {
-            error: self.code.as_str(),
-            error_description: self.description,
-        })
     }
 }

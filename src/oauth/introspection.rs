@@ -7,6 +7,8 @@
 //! cached: each call reads the database, so a revocation is visible to the next request
 //! on every instance.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 
 use super::bearer::{ActiveToken, InactiveReason};
@@ -15,7 +17,7 @@ use super::{OAuthError, OAuthServer};
 use crate::db::models::client::ClientWithTenant;
 use crate::db::models::token::{AccessTokenState, RefreshTokenState};
 use crate::db::DbConnection;
-use crate::domain::{TenantId, TenantStatus, TokenKind};
+use crate::domain::{subject, ClientId, TenantId, TokenId};
 
 /// The answer of the introspection endpoint: `{"active": false}` alone for every token
 /// that is not active, whatever the reason.
@@ -31,7 +33,8 @@ pub struct Introspection {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenDescription {
     pub scope: String,
-    pub client_id: String,
+    #[schema(value_type = String)]
+    pub client_id: ClientId,
     pub sub: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -43,7 +46,8 @@ pub struct TokenDescription {
     pub token_kind: &'static str,
     pub exp: i64,
     pub iat: i64,
-    pub jti: String,
+    #[schema(value_type = String)]
+    pub jti: TokenId,
     pub iss: String,
 }
 
@@ -90,9 +94,22 @@ enum Found {
 }
 
 impl OAuthServer {
-    /// `POST /oauth/introspect`. The caller must be a confidential client. Runs on a
-    /// reader connection (`Database::read`).
-    pub fn introspect(
+    /// `POST /oauth/introspect` (RFC 7662 §2). The caller must be a confidential client.
+    /// Reads only: runs on a reader thread.
+    pub async fn introspect(
+        self: &Arc<Self>,
+        credentials: PresentedCredentials,
+        token: String,
+        hint: TokenTypeHint,
+        now: NaiveDateTime,
+    ) -> Result<Introspection, OAuthError> {
+        let server = Arc::clone(self);
+        self.db
+            .read_async(move |conn| server.introspect_with(conn, &credentials, &token, hint, now))
+            .await
+    }
+
+    fn introspect_with(
         &self,
         conn: &mut DbConnection,
         credentials: &PresentedCredentials,
@@ -166,7 +183,7 @@ impl OAuthServer {
         if hint != TokenTypeHint::AccessToken {
             return Ok(None);
         }
-        let (Some(caller_id), Ok(claims)) = (
+        let (Some(caller_id), Ok((claims, jti))) = (
             credentials.client_id(),
             self.access_token_claims(token, now),
         ) else {
@@ -174,7 +191,7 @@ impl OAuthServer {
         };
         let tenant_id = TenantId::new(claims.tenant_id);
         let Some((caller, state)) =
-            AccessTokenState::find_with_caller(conn, &caller_id, tenant_id, &claims.jti)?
+            AccessTokenState::find_with_caller(conn, &caller_id, tenant_id, &jti)?
         else {
             return Ok(Some((None, Found::Unknown)));
         };
@@ -208,11 +225,7 @@ impl OAuthServer {
             username: active.username,
             tenant_id: active.tenant_id,
             token_type: "Bearer",
-            token_kind: if active.kind == TokenKind::Personal {
-                "personal"
-            } else {
-                "access"
-            },
+            token_kind: active.kind.access_token_kind(),
             exp: active.expires_at,
             iat: active.issued_at,
             jti: active.jti,
@@ -226,10 +239,9 @@ impl OAuthServer {
         token: &str,
         now: NaiveDateTime,
     ) -> Result<Found, OAuthError> {
-        if token.len() > 512 {
+        let Some(hash) = self.hasher.hash_presented_refresh_token(token) else {
             return Ok(Found::Unknown);
-        }
-        let hash = self.hasher.hash_refresh_token(token);
+        };
         let Some(state) = RefreshTokenState::find_by_hash(conn, &hash)? else {
             return Ok(Found::Unknown);
         };
@@ -239,27 +251,18 @@ impl OAuthServer {
             Some(InactiveReason::Revoked)
         } else if stored.expires_at <= now {
             Some(InactiveReason::Expired)
-        } else if state.tenant_status != TenantStatus::Active {
-            Some(InactiveReason::TenantInactive)
-        } else if state.client_revoked_at.is_some() {
-            Some(InactiveReason::ClientRevoked)
-        } else if stored.user_id.is_some() && !matches!(state.user, Some((_, false))) {
-            Some(InactiveReason::UserInactive)
         } else {
-            None
+            state.standing.refusal().map(InactiveReason::NotInStanding)
         };
         if let Some(reason) = reason {
             return Ok(Found::Inactive(reason));
         }
-        let sub = stored
-            .user_id
-            .map_or_else(|| stored.client_id.clone(), |id| id.to_string());
         Ok(Found::Active(TokenDescription {
             scope: stored.scopes.clone(),
             client_id: stored.client_id.clone(),
-            sub,
-            username: state.user.map(|(username, _)| username),
-            tenant_id: TenantId::new(stored.tenant_id),
+            sub: subject(stored.user_id, &stored.client_id),
+            username: state.username,
+            tenant_id: stored.tenant_id,
             token_type: "refresh_token",
             token_kind: "refresh",
             exp: stored.expires_at.and_utc().timestamp(),
@@ -267,5 +270,35 @@ impl OAuthServer {
             jti: stored.id.clone(),
             iss: self.issuer.clone(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenTypeHint::{self, AccessToken, RefreshToken};
+
+    #[test]
+    fn the_hint_decides_which_kind_is_looked_up_first_and_the_shape_decides_without_one() {
+        let jwt = "header.claims.signature";
+        let opaque = "dGhpcyBpcyBvcGFxdWU";
+        let cases: [(Option<&str>, &str, TokenTypeHint); 7] = [
+            (Some("access_token"), opaque, AccessToken),
+            (Some("refresh_token"), jwt, RefreshToken),
+            (None, jwt, AccessToken),
+            (None, opaque, RefreshToken),
+            (None, "a.b.c.d", RefreshToken),
+            // RFC 7662 §2.1: an unknown hint is ignored; the search covers every kind.
+            (Some("id_token"), jwt, AccessToken),
+            (Some("id_token"), opaque, RefreshToken),
+        ];
+        for (hint, token, expected) in cases {
+            assert_eq!(
+                TokenTypeHint::resolve(hint, token),
+                expected,
+                "{hint:?} {token}"
+            );
+        }
+        assert_eq!(AccessToken.search_order(), [AccessToken, RefreshToken]);
+        assert_eq!(RefreshToken.search_order(), [RefreshToken, AccessToken]);
     }
 }

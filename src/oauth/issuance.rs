@@ -1,6 +1,6 @@
 //! Token issuance, shared by every grant: sign first, then store the rows atomically with
-//! a re-check of the tenant, the client and the user (see
-//! [`IssuanceState`](crate::db::models::token::IssuanceState)).
+//! a re-check of the standing of the tenant, the client and the user
+//! ([`Standing`](crate::domain::Standing)).
 
 use std::time::Duration;
 
@@ -8,16 +8,21 @@ use chrono::{NaiveDateTime, SubsecRound};
 
 use super::jwt::{self, AccessTokenClaims};
 use super::{OAuthError, OAuthServer};
-use crate::db::models::token::{IssuanceState, NewAccessToken, NewRefreshToken, NewTokens};
+use crate::db::models::token::issue::load_standing;
+use crate::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{new_token_id, ClientId, PlainSecret, Scope, TenantId, TokenKind};
+use crate::domain::{
+    subject, ClientId, FamilyId, PlainSecret, Refusal, Scope, Standing, TenantId, TokenId,
+    TokenKind, UserId,
+};
+use crate::secrets::{AccessTokenHash, RefreshTokenHash};
 
 /// What a grant decided to issue.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
     pub tenant_id: TenantId,
     pub client_id: ClientId,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub kind: TokenKind,
     pub scope: Scope,
     /// Personal access tokens carry their owner's name for them.
@@ -36,7 +41,7 @@ pub enum RefreshPlan {
     },
     /// A rotation: the next refresh token of an existing family, with the family's scope.
     Rotate {
-        family_id: String,
+        family_id: FamilyId,
         scope: Scope,
     },
 }
@@ -44,10 +49,10 @@ pub enum RefreshPlan {
 /// A refresh token to be stored beside the access token.
 #[derive(Debug)]
 struct PreparedRefresh {
-    id: String,
+    id: TokenId,
     token: PlainSecret,
-    hash: String,
-    family_id: String,
+    hash: RefreshTokenHash,
+    family_id: FamilyId,
     /// The family's scope, as stored.
     scopes: String,
     expires_at: NaiveDateTime,
@@ -57,9 +62,9 @@ struct PreparedRefresh {
 #[derive(Debug)]
 pub struct PreparedTokens {
     grant: TokenGrant,
-    jti: String,
+    jti: TokenId,
     access_token: String,
-    access_token_hash: String,
+    access_token_hash: AccessTokenHash,
     /// The access token's scope, as stored.
     scopes: String,
     issued_at: NaiveDateTime,
@@ -72,8 +77,8 @@ pub struct PreparedTokens {
 pub struct IssuedTokens {
     pub tenant_id: TenantId,
     pub client_id: ClientId,
-    pub user_id: Option<i64>,
-    pub jti: String,
+    pub user_id: Option<UserId>,
+    pub jti: TokenId,
     pub access_token: String,
     pub kind: TokenKind,
     pub scope: Scope,
@@ -99,15 +104,6 @@ impl IssuedTokens {
     }
 }
 
-/// Why the issuing transaction refused: the state changed, or was never right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IssueRefusal {
-    /// The tenant is not active, or the client is revoked or not in it.
-    ClientInactive,
-    /// The user is disabled, deleted, or not in the tenant.
-    UserInactive,
-}
-
 impl OAuthServer {
     /// Generates the ids and signs the access token, outside any transaction, so the
     /// writer holds its lock only for the inserts.
@@ -118,20 +114,16 @@ impl OAuthServer {
     ) -> Result<PreparedTokens, OAuthError> {
         // JWT times are whole seconds: store the same instants the claims carry.
         let now = now.trunc_subsecs(0);
-        let jti = new_token_id();
+        let jti = TokenId::generate();
         let expires_at = now + grant.lifetime;
-        let subject = match grant.user_id {
-            Some(user_id) => user_id.to_string(),
-            None => grant.client_id.to_string(),
-        };
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
-            sub: subject,
+            sub: subject(grant.user_id, &grant.client_id),
             aud: self.issuer.clone(),
             client_id: grant.client_id.to_string(),
             tenant_id: grant.tenant_id.get(),
             scope: grant.scope.to_string(),
-            jti: jti.clone(),
+            jti: jti.to_string(),
             iat: now.and_utc().timestamp(),
             exp: expires_at.and_utc().timestamp(),
         };
@@ -142,14 +134,14 @@ impl OAuthServer {
         })?;
         let refresh = match &grant.refresh {
             RefreshPlan::None => None,
-            RefreshPlan::NewFamily { scope } => Some((new_token_id(), scope.clone())),
+            RefreshPlan::NewFamily { scope } => Some((FamilyId::generate(), scope.clone())),
             RefreshPlan::Rotate { family_id, scope } => Some((family_id.clone(), scope.clone())),
         }
         .map(|(family_id, scope)| {
             let token = PlainSecret::generate();
             PreparedRefresh {
-                id: new_token_id(),
-                hash: self.hasher.hash_refresh_token(token.expose()),
+                id: TokenId::generate(),
+                hash: self.hasher.hash_refresh_token(&token),
                 token,
                 family_id,
                 scopes: scope.to_string(),
@@ -173,10 +165,7 @@ impl PreparedTokens {
     /// Stores the tokens if the tenant is still active, the client not revoked and the user
     /// (if any) enabled, atomically with that check (on PostgreSQL in one statement, which
     /// needs no transaction around it: see [`NewTokens::insert_if_permitted`]).
-    pub fn store(
-        self,
-        conn: &mut DbConnection,
-    ) -> Result<Result<IssuedTokens, IssueRefusal>, DbError> {
+    pub fn store(self, conn: &mut DbConnection) -> Result<Result<IssuedTokens, Refusal>, DbError> {
         if self.rows().insert_if_permitted(conn)? {
             return Ok(Ok(self.issued()));
         }
@@ -185,40 +174,25 @@ impl PreparedTokens {
         Ok(Err(self
             .check(conn)?
             .err()
-            .unwrap_or(IssueRefusal::ClientInactive)))
+            .unwrap_or(Refusal::ClientInactive)))
     }
 
-    /// Re-checks, inside the caller's transaction, that the tenant is active, the client
-    /// is not revoked and the user (if any) is enabled — reading those rows `FOR SHARE` on
-    /// PostgreSQL (see `IssuanceState`). Call it before touching any token row, so that
-    /// every transaction takes the tenant, client and user locks first and in the same
-    /// order: a revocation that locks the client (or user) and then its tokens can then
-    /// never deadlock with an issuance.
-    pub fn check(&self, conn: &mut DbConnection) -> Result<Result<(), IssueRefusal>, DbError> {
+    /// Re-checks the standing of the tenant, the client and the user inside the caller's
+    /// transaction, reading those rows `FOR SHARE` on PostgreSQL (see
+    /// [`load_standing`], which also says why this comes before any token row).
+    pub fn check(&self, conn: &mut DbConnection) -> Result<Result<(), Refusal>, DbError> {
         let grant = &self.grant;
-        let state = IssuanceState::load(
-            conn,
-            grant.tenant_id,
-            grant.client_id.as_str(),
-            grant.user_id,
-        )?;
-        // One predicate (`IssuanceState::permits`) for both answers: is the tenant and
-        // client side permitted, and then the user side too?
-        Ok(match state {
-            Some(state) if state.permits(grant.user_id.is_some()) => Ok(()),
-            Some(state) if state.permits(false) => Err(IssueRefusal::UserInactive),
-            _ => Err(IssueRefusal::ClientInactive),
+        let standing = load_standing(conn, grant.tenant_id, &grant.client_id, grant.user_id)?;
+        Ok(match Standing::refusal_of(standing.as_ref()) {
+            None => Ok(()),
+            Some(refusal) => Err(refusal),
         })
     }
 
     /// Inserts the access token and its refresh token; only after [`PreparedTokens::check`],
     /// in the same transaction.
     pub fn insert(self, conn: &mut DbConnection) -> Result<IssuedTokens, DbError> {
-        let rows = self.rows();
-        rows.access.insert(conn)?;
-        if let Some(refresh) = &rows.refresh {
-            refresh.insert(conn)?;
-        }
+        self.rows().insert(conn)?;
         Ok(self.issued())
     }
 
@@ -229,7 +203,7 @@ impl PreparedTokens {
             access: NewAccessToken {
                 id: &self.jti,
                 tenant_id: grant.tenant_id,
-                client_id: grant.client_id.as_str(),
+                client_id: &grant.client_id,
                 user_id: grant.user_id,
                 kind: grant.kind,
                 name: grant.name.as_deref(),
@@ -241,8 +215,8 @@ impl PreparedTokens {
             refresh: self.refresh.as_ref().map(|refresh| NewRefreshToken {
                 id: &refresh.id,
                 token_hash: &refresh.hash,
-                tenant_id: grant.tenant_id.get(),
-                client_id: grant.client_id.as_str(),
+                tenant_id: grant.tenant_id,
+                client_id: &grant.client_id,
                 user_id: grant.user_id,
                 access_token_id: &self.jti,
                 family_id: &refresh.family_id,

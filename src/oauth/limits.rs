@@ -25,33 +25,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::OAuthError;
+use crate::config::LimitSettings;
 use crate::domain::{ClientId, TenantId, Username};
-
-/// The configured limits; a rate of 0 turns that limit off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitSettings {
-    /// Requests per second per client (burst: twice that).
-    pub client_rate: u32,
-    /// Requests per second per tenant (burst: twice that).
-    pub tenant_rate: u32,
-    /// Failed password logins per username allowed within `login_window`.
-    pub user_failures: u32,
-    /// Failed password logins per client allowed within `login_window`.
-    pub client_failures: u32,
-    pub login_window: Duration,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            client_rate: 1_000,
-            tenant_rate: 5_000,
-            user_failures: 5,
-            client_failures: 50,
-            login_window: Duration::from_secs(15 * 60),
-        }
-    }
-}
 
 /// A rate limit of `rate` per second with a burst of twice that; `None` when off.
 fn bucket<K: std::hash::Hash + Eq + Clone>(rate: u32) -> Option<DefaultKeyedRateLimiter<K>> {

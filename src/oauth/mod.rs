@@ -5,7 +5,7 @@
 //! # What comes from oxide-auth, and why not more
 //! oxide-auth is part of the chosen stack, and is used where its primitives fit exactly:
 //! - `PasswordPolicy` is the seam for storing and checking client secrets:
-//!   [`secrets::SecretHasher`] implements it with HMAC-SHA256, because client secrets are
+//!   [`crate::secrets::SecretHasher`] implements it with HMAC-SHA256, because client secrets are
 //!   256-bit random values for which a slow hash would only cost throughput;
 //! - its `Scope` parses the RFC 6749 §3.3 scope grammar inside [`crate::domain::Scope`].
 //!
@@ -31,35 +31,16 @@ pub mod jwt;
 pub mod limits;
 pub mod personal;
 pub mod revocation;
-pub mod secrets;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use error::{ErrorCode, OAuthError};
 
+use crate::config::TokenLifetimes;
 use crate::db::models::client::ClientWithTenant;
-use crate::db::Database;
+use crate::db::{blocking, Database, DbError, PoolState};
 use crate::keys::Keys;
-use secrets::SecretHasher;
-
-/// Lifetimes of the tokens tenauth issues.
-#[derive(Debug, Clone, Copy)]
-pub struct TokenLifetimes {
-    pub access: Duration,
-    pub refresh: Duration,
-    pub personal: Duration,
-}
-
-impl From<&crate::config::Settings> for TokenLifetimes {
-    fn from(settings: &crate::config::Settings) -> Self {
-        Self {
-            access: settings.access_token_ttl,
-            refresh: settings.refresh_token_ttl,
-            personal: settings.personal_token_ttl,
-        }
-    }
-}
+use crate::secrets::SecretHasher;
 
 /// Everything the protocol needs: the database, the keys, and the settings. One per
 /// process, shared by every worker.
@@ -76,6 +57,17 @@ pub struct OAuthServer {
 }
 
 impl OAuthServer {
+    /// Readiness (`/readyz`): the database answers, quickly (see `Database::check_ready`).
+    pub async fn check_ready(&self) -> Result<(), DbError> {
+        let db = self.db.clone();
+        blocking(move || db.check_ready()).await
+    }
+
+    /// The connection pools' figures, for the metrics.
+    pub fn pool_states(&self) -> Vec<PoolState> {
+        self.db.pool_states()
+    }
+
     /// Authenticates the client calling the token, introspection or revocation endpoint,
     /// then charges its rate limits (the client's and its tenant's).
     pub(crate) fn authenticate_caller(

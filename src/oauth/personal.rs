@@ -1,15 +1,17 @@
 //! Personal access tokens: long-lived tokens a user creates for themself with a token they
 //! already hold, issued through their tenant's personal-access client. No refresh token.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 
 use super::bearer::ActiveToken;
-use super::issuance::{IssueRefusal, IssuedTokens, RefreshPlan, TokenGrant};
+use super::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use super::OAuthServer;
 use crate::db::models::client::Client;
 use crate::db::models::token::PersonalAccessToken;
-use crate::db::DbError;
-use crate::domain::{Scope, TokenKind};
+use crate::db::{blocking, DbError};
+use crate::domain::{Name, Refusal, Scope, TokenId, TokenKind};
 
 /// Why a personal access token request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +33,20 @@ pub enum PersonalTokenError {
 }
 
 impl OAuthServer {
-    /// Creates a personal access token for the caller's user, with at most the caller's scopes.
-    pub fn create_personal_token(
+    /// Creates a personal access token for the caller's user, with at most the caller's
+    /// scopes. Runs on the blocking pool (signing, then the write).
+    pub async fn create_personal_token(
+        self: &Arc<Self>,
+        caller: ActiveToken,
+        name: String,
+        scope: Scope,
+        now: NaiveDateTime,
+    ) -> Result<IssuedTokens, PersonalTokenError> {
+        let server = Arc::clone(self);
+        blocking(move || server.create_personal_token_now(&caller, &name, scope, now)).await
+    }
+
+    fn create_personal_token_now(
         &self,
         caller: &ActiveToken,
         name: &str,
@@ -40,10 +54,7 @@ impl OAuthServer {
         now: NaiveDateTime,
     ) -> Result<IssuedTokens, PersonalTokenError> {
         let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-            return Err(PersonalTokenError::InvalidName);
-        }
+        let name: Name = name.parse().map_err(|_| PersonalTokenError::InvalidName)?;
         if !scope.is_subset_of(&caller.scope) {
             return Err(PersonalTokenError::ScopeTooWide);
         }
@@ -59,7 +70,7 @@ impl OAuthServer {
                     user_id: Some(user_id),
                     kind: TokenKind::Personal,
                     scope,
-                    name: Some(name.to_owned()),
+                    name: Some(name.to_string()),
                     lifetime: self.lifetimes.personal,
                     refresh: RefreshPlan::None,
                 },
@@ -69,34 +80,40 @@ impl OAuthServer {
         let issued = self
             .db
             .write_single_statement(move |conn| prepared.store(conn))?
-            .map_err(|_: IssueRefusal| PersonalTokenError::Inactive)?;
+            .map_err(|_: Refusal| PersonalTokenError::Inactive)?;
         issued.log();
         Ok(issued)
     }
 
     /// The caller's personal access tokens, newest first.
-    pub fn list_personal_tokens(
+    pub async fn list_personal_tokens(
         &self,
         caller: &ActiveToken,
     ) -> Result<Vec<PersonalAccessToken>, PersonalTokenError> {
         let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
+        let tenant_id = caller.tenant_id;
         Ok(self
             .db
-            .read(|conn| PersonalAccessToken::list_for_user(conn, caller.tenant_id, user_id))?)
+            .read_async(move |conn| PersonalAccessToken::list_for_user(conn, tenant_id, user_id))
+            .await?)
     }
 
     /// Revokes one of the caller's personal access tokens; anyone else's is "not found".
-    pub fn revoke_personal_token(
+    pub async fn revoke_personal_token(
         &self,
         caller: &ActiveToken,
-        id: &str,
+        id: TokenId,
         now: NaiveDateTime,
     ) -> Result<(), PersonalTokenError> {
         let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
-        let (tenant_id, token_id) = (caller.tenant_id, id.to_owned());
-        let revoked = self.db.write(move |conn| {
-            PersonalAccessToken::revoke_for_user(conn, tenant_id, user_id, &token_id, now)
-        })?;
+        let tenant_id = caller.tenant_id;
+        let token_id = id.clone();
+        let revoked = self
+            .db
+            .write_async(move |conn| {
+                PersonalAccessToken::revoke_for_user(conn, tenant_id, user_id, &token_id, now)
+            })
+            .await?;
         if !revoked {
             return Err(PersonalTokenError::NotFound);
         }

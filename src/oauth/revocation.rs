@@ -7,33 +7,35 @@
 //! (§2.1); a token of another tenant is answered like an unknown one (200) and left
 //! untouched, and logged as a security event.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 
 use super::client_auth::PresentedCredentials;
 use super::introspection::TokenTypeHint;
 use super::jwt;
 use super::{OAuthError, OAuthServer};
-use crate::db::models::token::{revoke_tokens, AccessTokenOwner, RefreshToken, Revocation};
-use crate::db::DbConnection;
-use crate::domain::TenantId;
+use crate::db::models::token::{revoke_tokens, AccessTokenOwner, RefreshToken};
+use crate::db::{blocking, DbConnection};
+use crate::domain::{ClientId, FamilyId, RevocationTarget, TenantId, TokenId};
 
 /// A token of ours, found whatever its state.
 enum Target {
     AccessToken {
         tenant_id: TenantId,
-        client_id: String,
-        jti: String,
+        client_id: ClientId,
+        jti: TokenId,
     },
     RefreshToken {
         tenant_id: TenantId,
-        client_id: String,
-        id: String,
-        family_id: String,
+        client_id: ClientId,
+        id: TokenId,
+        family_id: FamilyId,
     },
 }
 
 impl Target {
-    fn owner(&self) -> (TenantId, &str) {
+    fn owner(&self) -> (TenantId, &ClientId) {
         match self {
             Self::AccessToken {
                 tenant_id,
@@ -50,9 +52,20 @@ impl Target {
 }
 
 impl OAuthServer {
-    /// `POST /oauth/revoke`. Unknown, garbage, expired and already-revoked tokens succeed
-    /// and change nothing (RFC 7009 §2.2).
-    pub fn revoke(
+    /// `POST /oauth/revoke` (RFC 7009 §2). Unknown, garbage, expired and already-revoked
+    /// tokens succeed and change nothing (§2.2). Runs on the blocking pool.
+    pub async fn revoke(
+        self: &Arc<Self>,
+        credentials: PresentedCredentials,
+        token: String,
+        hint: TokenTypeHint,
+        now: NaiveDateTime,
+    ) -> Result<(), OAuthError> {
+        let server = Arc::clone(self);
+        blocking(move || server.revoke_now(&credentials, &token, hint, now)).await
+    }
+
+    fn revoke_now(
         &self,
         credentials: &PresentedCredentials,
         token: &str,
@@ -85,7 +98,7 @@ impl OAuthServer {
             );
             return Ok(());
         }
-        if client_id != caller.id.as_str() {
+        if *client_id != caller.id {
             log::warn!(
                 target: "tenauth::security",
                 "client {} tried to revoke a token of client {} (tenant {})",
@@ -96,20 +109,13 @@ impl OAuthServer {
                 "the token was issued to another client",
             ));
         }
-        let counts = match &target {
-            Target::AccessToken { jti, .. } => {
-                let jti = jti.clone();
-                self.db.write(move |conn| {
-                    revoke_tokens(conn, tenant_id, Revocation::AccessToken(&jti), now)
-                })?
-            }
-            Target::RefreshToken { family_id, .. } => {
-                let family_id = family_id.clone();
-                self.db.write(move |conn| {
-                    revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)
-                })?
-            }
+        let revocation = match &target {
+            Target::AccessToken { jti, .. } => RevocationTarget::AccessToken(jti.clone()),
+            Target::RefreshToken { family_id, .. } => RevocationTarget::Family(family_id.clone()),
         };
+        let counts = self
+            .db
+            .write(move |conn| revoke_tokens(conn, tenant_id, &revocation, now))?;
         let id = match &target {
             Target::AccessToken { jti, .. } => format!("access token jti={jti}"),
             Target::RefreshToken { id, family_id, .. } => {
@@ -132,14 +138,14 @@ impl OAuthServer {
         let Ok(claims) = jwt::decode_claims(token) else {
             return Ok(None);
         };
-        let tenant_id = TenantId::new(claims.tenant_id);
-        let Some(owner) = AccessTokenOwner::find(conn, tenant_id, &claims.jti)? else {
+        let Ok(jti) = claims.jti.parse::<TokenId>() else {
             return Ok(None);
         };
-        let genuine = match &owner.token_hash {
-            Some(stored) => self.hasher.access_token_matches(token, stored),
-            None => jwt::verify(&self.keys.snapshot(), token).is_ok(),
+        let tenant_id = TenantId::new(claims.tenant_id);
+        let Some(owner) = AccessTokenOwner::find(conn, tenant_id, &jti)? else {
+            return Ok(None);
         };
+        let genuine = self.is_issued_access_token(token, owner.token_hash.as_ref());
         Ok(genuine.then_some(Target::AccessToken {
             tenant_id,
             client_id: owner.client_id,
@@ -152,13 +158,12 @@ impl OAuthServer {
         conn: &mut DbConnection,
         token: &str,
     ) -> Result<Option<Target>, OAuthError> {
-        if token.len() > 512 {
+        let Some(hash) = self.hasher.hash_presented_refresh_token(token) else {
             return Ok(None);
-        }
-        let hash = self.hasher.hash_refresh_token(token);
+        };
         Ok(
             RefreshToken::find_by_hash(conn, &hash)?.map(|stored| Target::RefreshToken {
-                tenant_id: TenantId::new(stored.tenant_id),
+                tenant_id: stored.tenant_id,
                 client_id: stored.client_id,
                 id: stored.id,
                 family_id: stored.family_id,

@@ -7,9 +7,9 @@ use std::pin::Pin;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
+use super::AppState;
 use crate::domain::now;
 use crate::oauth::bearer::ActiveToken;
-use crate::startup::AppState;
 
 /// An active access token presented as `Authorization: Bearer`.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub enum BearerError {
     #[error("X-Tenant-ID does not match the token")]
     TenantMismatch,
     #[error(transparent)]
-    App(#[from] crate::error::AppError),
+    App(#[from] super::errors::AppError),
 }
 
 impl From<crate::db::DbError> for BearerError {
@@ -103,13 +103,9 @@ impl FromRequest for Bearer {
             .map(|value| value.to_str().unwrap_or_default().trim().to_owned());
         Box::pin(async move {
             let state = state
-                .ok_or_else(|| crate::error::AppError::Internal("no application state".into()))?;
+                .ok_or_else(|| super::errors::AppError::Internal("no application state".into()))?;
             let token = token.ok_or(BearerError::Missing)?;
-            let oauth = state.oauth.clone();
-            let validated = state
-                .db
-                .read_async(move |conn| oauth.validate_access_token(conn, &token, now()))
-                .await?;
+            let validated = state.oauth.authenticate_bearer(token, now()).await?;
             let active = validated.map_err(|reason| {
                 log::info!(target: "tenauth::security", "bearer token refused: {reason}");
                 BearerError::Invalid

@@ -17,7 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse};
 use futures_core::Stream;
 
-use crate::startup::AppState;
+use super::AppState;
 
 /// The request's payload, failing once the deadline has passed.
 struct Deadline {

@@ -1,8 +1,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::error::AppError;
-use crate::startup::AppState;
+use super::errors::AppError;
+use super::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "`{\"status\":\"ok\"}` while the process serves HTTP (liveness)")))]
@@ -16,12 +16,11 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "`{\"status\":\"ready\"}`: the database answers (readiness)"),
-        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ))]
 /// `GET /readyz`: the database answers; 503 with a JSON error when it does not, so a load
 /// balancer stops sending traffic to this instance.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let db = state.db.clone();
-    crate::db::blocking(move || db.check_ready().map_err(AppError::from)).await?;
+    state.oauth.check_ready().await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }

@@ -9,8 +9,8 @@ use super::views::Me;
     tag = "personal",
     responses(
         (status = 200, body = super::views::Me),
-        (status = 401, description = "invalid_token (WWW-Authenticate: Bearer)", body = crate::error::ErrorBody),
-        (status = 403, description = "X-Tenant-ID names another tenant than the token's", body = crate::error::ErrorBody),
+        (status = 401, description = "invalid_token (WWW-Authenticate: Bearer)", body = crate::routes::errors::ErrorBody),
+        (status = 403, description = "X-Tenant-ID names another tenant than the token's", body = crate::routes::errors::ErrorBody),
     ),
     security(("bearer" = []))
 )]

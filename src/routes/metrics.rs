@@ -7,7 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use super::AppState;
 
 /// Counts the request under its route pattern (bounded: `/admin/tenants/{id}`, never the
 /// path itself; `unmatched` for paths no route knows), times it to the response head, and
@@ -62,5 +62,5 @@ pub async fn record(
 pub async fn expose(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&state.db.pool_states()))
+        .body(state.metrics.render(&state.oauth.pool_states()))
 }

@@ -1,49 +1,39 @@
-//! Thin actix handlers. They parse the request, call into `oauth`/`db`, and turn the
-//! result into HTTP; no SQL and no protocol logic lives here. [`configure`] lists every
-//! route the server has.
+//! Thin actix handlers. They parse the request into domain types, call a service
+//! (`oauth::OAuthServer` or `lifecycle::Lifecycle`) and turn the result into HTTP; no SQL,
+//! no protocol logic and no choice of thread pool lives here. [`endpoints`] lists every
+//! route the server has; [`errors`] turns every layer's errors into HTTP.
 
 mod admin;
 pub mod api_doc;
 pub mod bearer;
 pub mod body_deadline;
+pub mod errors;
 mod health;
+pub mod json;
 mod me;
 pub mod metrics;
 mod personal;
 pub mod request_id;
+mod state;
 mod token;
 pub mod views;
 mod well_known;
 
-use actix_web::error::JsonPayloadError;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 
-use crate::error::AppError;
+pub use state::AppState;
+
+use errors::AppError;
 
 /// Largest request body accepted: OAuth forms and admin JSON are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig) {
+    // JSON bodies are read by `json::JsonObject`, within this limit too.
     config
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(MAX_BODY_BYTES)
-                .error_handler(|error, _| {
-                    // Not the error itself: serde quotes the offending value, which may be a password.
-                    log::debug!("rejected a JSON body");
-                    match error {
-                        JsonPayloadError::Overflow { .. }
-                        | JsonPayloadError::OverflowKnownLength { .. } => body_too_large().into(),
-                        _ => AppError::invalid_request(
-                            "the body must be a JSON object of the documented shape",
-                        )
-                        .into(),
-                    }
-                }),
-        )
         .app_data(
             web::PathConfig::default()
                 .error_handler(|_, _| AppError::not_found("no such resource").into()),
@@ -131,65 +121,89 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/oauth/personal-access-tokens/{id}",
             personal::revoke_personal_token,
         ),
-        at(M::POST, "/admin/tenants", admin::create_tenant),
-        at(M::GET, "/admin/tenants", admin::list_tenants),
-        at(M::GET, "/admin/tenants/{id}", admin::get_tenant),
-        at(M::DELETE, "/admin/tenants/{id}", admin::delete_tenant),
+        at(M::POST, "/admin/tenants", admin::tenants::create_tenant),
+        at(M::GET, "/admin/tenants", admin::tenants::list_tenants),
+        at(M::GET, "/admin/tenants/{id}", admin::tenants::get_tenant),
+        at(
+            M::DELETE,
+            "/admin/tenants/{id}",
+            admin::tenants::delete_tenant,
+        ),
         at(
             M::POST,
             "/admin/tenants/{id}/suspend",
-            admin::suspend_tenant,
+            admin::tenants::suspend_tenant,
         ),
         at(
             M::POST,
             "/admin/tenants/{id}/activate",
-            admin::activate_tenant,
+            admin::tenants::activate_tenant,
         ),
         at(
             M::GET,
             "/admin/tenants/{id}/audit-events",
-            admin::list_audit_events,
+            admin::tenants::list_audit_events,
         ),
-        at(M::POST, "/admin/tenants/{id}/clients", admin::create_client),
-        at(M::GET, "/admin/tenants/{id}/clients", admin::list_clients),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/clients",
+            admin::clients::create_client,
+        ),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/clients",
+            admin::clients::list_clients,
+        ),
         at(
             M::GET,
             "/admin/tenants/{id}/clients/{client_id}",
-            admin::get_client,
+            admin::clients::get_client,
         ),
         at(
             M::DELETE,
             "/admin/tenants/{id}/clients/{client_id}",
-            admin::delete_client,
+            admin::clients::delete_client,
         ),
         at(
             M::POST,
             "/admin/tenants/{id}/clients/{client_id}/secret",
-            admin::rotate_client_secret,
+            admin::clients::rotate_client_secret,
         ),
         at(
             M::POST,
             "/admin/tenants/{id}/revoke-tokens",
-            admin::revoke_tokens,
+            admin::tokens::revoke_tokens,
         ),
-        at(M::POST, "/admin/tenants/{id}/users", admin::create_user),
-        at(M::GET, "/admin/tenants/{id}/users", admin::list_users),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/users",
+            admin::users::create_user,
+        ),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/users",
+            admin::users::list_users,
+        ),
         at(
             M::DELETE,
             "/admin/tenants/{id}/users/{user_id}",
-            admin::delete_user,
+            admin::users::delete_user,
         ),
         at(
             M::PUT,
             "/admin/tenants/{id}/users/{user_id}/password",
-            admin::change_password,
+            admin::users::change_password,
         ),
         at(
             M::POST,
             "/admin/tenants/{id}/users/{user_id}/disable",
-            admin::disable_user,
+            admin::users::disable_user,
         ),
-        at(M::GET, "/admin/tenants/{id}/tokens", admin::list_tokens),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/tokens",
+            admin::tokens::list_tokens,
+        ),
     ]
 }
 

@@ -1,15 +1,14 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::db::blocking;
+use super::errors::no_store;
+use super::AppState;
 use crate::domain::now;
 use crate::oauth::client_auth::extract_credentials;
-use crate::oauth::error::no_store;
 use crate::oauth::form::Form;
 use crate::oauth::grants::TokenRequest;
 use crate::oauth::introspection::TokenTypeHint;
 use crate::oauth::OAuthError;
-use crate::startup::AppState;
 
 /// The form of `POST /oauth/token`. For the document only: forms are parsed by
 /// `oauth::form`, which refuses a repeated parameter.
@@ -58,11 +57,11 @@ pub(super) struct TokenParametersForm {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the tokens (RFC 6749 §5.1); Cache-Control: no-store", body = crate::oauth::grants::TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = crate::error::ErrorBody),
-        (status = 401, description = "invalid_client (with WWW-Authenticate: Basic when Basic was used)", body = crate::error::ErrorBody),
-        (status = 413, description = "body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 429, description = "rate limited or failed-login throttle; Retry-After", body = crate::error::ErrorBody),
-        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = crate::routes::errors::ErrorBody),
+        (status = 401, description = "invalid_client (with WWW-Authenticate: Basic when Basic was used)", body = crate::routes::errors::ErrorBody),
+        (status = 413, description = "body over 64 KiB", body = crate::routes::errors::ErrorBody),
+        (status = 429, description = "rate limited or failed-login throttle; Retry-After", body = crate::routes::errors::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ),
     security(("client_secret_basic" = []), ())
 )]
@@ -77,8 +76,9 @@ pub async fn issue_token(
     let token_request = TokenRequest::parse(&mut form)
         .map_err(|error| error.with_basic_challenge(credentials.via_basic))?;
     let grant = token_request.grant_type();
-    let oauth = state.oauth.clone();
-    let response = blocking(move || oauth.exchange(&credentials, token_request, now()))
+    let response = state
+        .oauth
+        .exchange(credentials, token_request, now())
         .await
         .inspect_err(|error| count_refusal(&state, "token", error))?;
     state.metrics.token_issued(grant.as_str());
@@ -129,10 +129,10 @@ fn token_parameters(
     request_body(content = TokenParametersForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the token's state; `{\"active\":false}` alone for every token that is not active", body = crate::oauth::introspection::Introspection),
-        (status = 400, description = "invalid_request (no token)", body = crate::error::ErrorBody),
-        (status = 401, description = "invalid_client: only confidential clients may introspect", body = crate::error::ErrorBody),
-        (status = 429, description = "rate limited; Retry-After", body = crate::error::ErrorBody),
-        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+        (status = 400, description = "invalid_request (no token)", body = crate::routes::errors::ErrorBody),
+        (status = 401, description = "invalid_client: only confidential clients may introspect", body = crate::routes::errors::ErrorBody),
+        (status = 429, description = "rate limited; Retry-After", body = crate::routes::errors::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ),
     security(("client_secret_basic" = []), ())
 )]
@@ -144,10 +144,9 @@ pub async fn introspect_token(
 ) -> Result<HttpResponse, OAuthError> {
     let (mut form, credentials) = read_form(&request, &body)?;
     let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
-    let oauth = state.oauth.clone();
     let answer = state
-        .db
-        .read_async(move |conn| oauth.introspect(conn, &credentials, &token, hint, now()))
+        .oauth
+        .introspect(credentials, token, hint, now())
         .await
         .inspect_err(|error| count_refusal(&state, "introspect", error))?;
     state.metrics.introspected(answer.active);
@@ -161,10 +160,10 @@ pub async fn introspect_token(
     request_body(content = TokenParametersForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "revoked, or unknown/expired/already revoked/another tenant's (all look alike)"),
-        (status = 400, description = "invalid_request (no token), or unauthorized_client (another client's token of the same tenant)", body = crate::error::ErrorBody),
-        (status = 401, description = "invalid_client", body = crate::error::ErrorBody),
-        (status = 429, description = "rate limited; Retry-After", body = crate::error::ErrorBody),
-        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::error::ErrorBody),
+        (status = 400, description = "invalid_request (no token), or unauthorized_client (another client's token of the same tenant)", body = crate::routes::errors::ErrorBody),
+        (status = 401, description = "invalid_client", body = crate::routes::errors::ErrorBody),
+        (status = 429, description = "rate limited; Retry-After", body = crate::routes::errors::ErrorBody),
+        (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ),
     security(("client_secret_basic" = []), ())
 )]
@@ -176,8 +175,9 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, OAuthError> {
     let (mut form, credentials) = read_form(&request, &body)?;
     let (token, hint) = token_parameters(&mut form, credentials.via_basic)?;
-    let oauth = state.oauth.clone();
-    blocking(move || oauth.revoke(&credentials, &token, hint, now()))
+    state
+        .oauth
+        .revoke(credentials, token, hint, now())
         .await
         .inspect_err(|error| count_refusal(&state, "revoke", error))?;
     state.metrics.revoked();

@@ -1,6 +1,6 @@
-//! The JSON bodies the admin API and the personal-token endpoints answer with. One type
-//! per shape, so the handlers, the OpenAPI document (`/openapi.json`) and the README
-//! describe the same thing.
+//! The JSON bodies the admin API and the personal-token endpoints answer with, and that the
+//! CLI prints with `--json`. One type per shape, so the handlers, the CLI, the OpenAPI
+//! document (`/openapi.json`) and the README describe the same thing.
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -8,10 +8,13 @@ use utoipa::ToSchema;
 
 use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::Client;
+use crate::db::models::tenant::Erasure;
 use crate::db::models::tenant::Tenant;
 use crate::db::models::token::{AccessTokenSummary, PersonalAccessToken, RevocationCounts};
 use crate::db::models::user::User;
-use crate::domain::TokenKind;
+use crate::domain::{PlainSecret, TokenKind};
+use crate::lifecycle::tenants::DeletionReceipt;
+use crate::lifecycle::users::CreatedUser;
 use crate::oauth::bearer::ActiveToken;
 
 /// RFC 3339 in UTC, to the second: `2026-11-22T09:00:00Z`.
@@ -56,6 +59,29 @@ pub struct TenantPage {
     pub next: Option<i64>,
 }
 
+/// What erasing a tenant removed (`tenant erase --json`).
+#[derive(Debug, Serialize)]
+pub struct ErasedTenant {
+    pub id: i64,
+    pub erased: Erasure,
+}
+
+/// What a purge deleted (`purge --json`).
+#[derive(Debug, Serialize)]
+pub struct PurgeReport {
+    pub deleted_access_tokens: usize,
+    pub deleted_refresh_tokens: usize,
+}
+
+impl From<RevocationCounts> for PurgeReport {
+    fn from(deleted: RevocationCounts) -> Self {
+        Self {
+            deleted_access_tokens: deleted.access_tokens,
+            deleted_refresh_tokens: deleted.refresh_tokens,
+        }
+    }
+}
+
 /// The receipt of a tenant deletion.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeletionReceiptView {
@@ -64,6 +90,18 @@ pub struct DeletionReceiptView {
     pub revoked_access_tokens: usize,
     pub revoked_refresh_tokens: usize,
     pub revoked_clients: usize,
+}
+
+impl From<&DeletionReceipt> for DeletionReceiptView {
+    fn from(receipt: &DeletionReceipt) -> Self {
+        Self {
+            id: receipt.id.get(),
+            deleted_at: rfc3339(receipt.deleted_at),
+            revoked_access_tokens: receipt.revoked_access_tokens,
+            revoked_refresh_tokens: receipt.revoked_refresh_tokens,
+            revoked_clients: receipt.revoked_clients,
+        }
+    }
 }
 
 /// An audit event.
@@ -86,7 +124,7 @@ impl From<&AuditEvent> for AuditEventView {
     fn from(event: &AuditEvent) -> Self {
         Self {
             id: event.id,
-            tenant_id: event.tenant_id,
+            tenant_id: event.tenant_id.get(),
             actor: event.actor.clone(),
             action: event.action.clone(),
             subject: event.subject.clone(),
@@ -106,7 +144,7 @@ pub struct AuditEventPage {
     pub next: Option<i64>,
 }
 
-/// A client (never its secret, except in [`CreatedClient`] and [`RotatedSecret`]).
+/// A client (never its secret, except in [`CreatedClient`] and [`ClientCredentials`]).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientView {
     pub client_id: String,
@@ -148,9 +186,19 @@ pub struct CreatedClient {
     pub client_secret: Option<String>,
 }
 
-/// A client's new secret: shown this once.
+impl CreatedClient {
+    pub fn new(client: &Client, secret: Option<PlainSecret>) -> Self {
+        Self {
+            client: ClientView::from(client),
+            client_secret: secret.map(|secret| secret.expose().to_owned()),
+        }
+    }
+}
+
+/// A client's id and secret, shown this once: a rotated secret, or the platform admin
+/// client `tenauth bootstrap` creates.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RotatedSecret {
+pub struct ClientCredentials {
     pub client_id: String,
     pub client_secret: String,
 }
@@ -198,9 +246,9 @@ pub struct UserView {
 impl From<&User> for UserView {
     fn from(user: &User) -> Self {
         Self {
-            id: user.id,
+            id: user.id.get(),
             username: user.username.clone(),
-            tenant_id: user.tenant_id,
+            tenant_id: user.tenant_id.get(),
             disabled: user.disabled,
             created_at: rfc3339(user.created_at),
         }
@@ -213,6 +261,16 @@ pub struct CreatedUserView {
     pub id: i64,
     pub username: String,
     pub tenant_id: i64,
+}
+
+impl From<&CreatedUser> for CreatedUserView {
+    fn from(user: &CreatedUser) -> Self {
+        Self {
+            id: user.id.get(),
+            username: user.username.to_string(),
+            tenant_id: user.tenant_id.get(),
+        }
+    }
 }
 
 /// The users of a tenant (not the deleted ones).
@@ -257,16 +315,16 @@ pub struct TokenView {
 impl TokenView {
     pub fn new(token: &AccessTokenSummary, now: NaiveDateTime) -> Self {
         Self {
-            id: token.id.clone(),
-            kind: token.kind.clone(),
-            client_id: token.client_id.clone(),
-            user_id: token.user_id,
+            id: token.id.to_string(),
+            kind: token.kind.as_str().to_owned(),
+            client_id: token.client_id.to_string(),
+            user_id: token.user_id.map(|id| id.get()),
             name: token.name.clone(),
             scopes: token.scopes.split_whitespace().map(str::to_owned).collect(),
             created_at: rfc3339(token.created_at),
             expires_at: rfc3339(token.expires_at),
             revoked_at: token.revoked_at.map(rfc3339),
-            active: token.revoked_at.is_none() && token.expires_at > now,
+            active: token.is_active(now),
         }
     }
 }
@@ -303,7 +361,7 @@ pub struct PersonalTokenView {
 impl From<&PersonalAccessToken> for PersonalTokenView {
     fn from(token: &PersonalAccessToken) -> Self {
         Self {
-            id: token.id.clone(),
+            id: token.id.to_string(),
             name: token.name.clone(),
             scopes: token.scopes.split_whitespace().map(str::to_owned).collect(),
             created_at: rfc3339(token.created_at),
@@ -338,15 +396,11 @@ pub struct Me {
 impl From<ActiveToken> for Me {
     fn from(token: ActiveToken) -> Self {
         Self {
-            token_kind: if token.kind == TokenKind::Personal {
-                "personal"
-            } else {
-                "access"
-            },
+            token_kind: token.kind.access_token_kind(),
             sub: token.subject,
             username: token.username,
             tenant_id: token.tenant_id.get(),
-            client_id: token.client_id,
+            client_id: token.client_id.to_string(),
             scope: token.scope.to_string(),
             grant: token.kind,
             exp: token.expires_at,

@@ -1,8 +1,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use super::AppState;
 use crate::domain::{GrantType, SERVER_SCOPES};
-use crate::startup::AppState;
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, description = "RFC 7517 JWK set: every key that may still verify a live token (kid, alg ES256, use sig)")))]

@@ -44,8 +44,8 @@ async fn issue_some(app: &TestApp, fixture: &Fixture) -> Vec<String> {
 both_backends! {
     async fn a_tenant_admin_creates_reads_and_lists_its_clients(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let path = format!("/admin/tenants/{}/clients", acme.tenant_id);
 
@@ -86,7 +86,7 @@ both_backends! {
 
     async fn rotating_a_secret_retires_the_old_one_and_keeps_issued_tokens(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = admin_token(&app, TenantId::PLATFORM, "admin").await;
         let issued = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
         let path = format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, acme.client.id);
@@ -100,15 +100,15 @@ both_backends! {
         assert_eq!(app.client_credentials(&acme.client, None).await.status(), 401, "the old secret is refused");
         json_with_status(app.client_credentials(&renewed, None).await, 200).await;
         assert_eq!(introspect(&app, &renewed, issued["access_token"].as_str().unwrap()).await["active"], true);
-        let public = app.provision_client(acme.tenant_id, &[GrantType::Password], "", false);
+        let public = app.provision_client(acme.tenant_id, &[GrantType::Password], "", false).await;
         let refused = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/clients/{}/secret", acme.tenant_id, public.id), &token, None).await;
         assert_eq!(refused.status(), 400);
     }
 
     async fn deleting_a_client_revokes_it_and_every_token_it_holds(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let observer = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "", true);
+        let acme = app.provision_tenant("acme").await;
+        let observer = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "", true).await;
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let tokens = issue_some(&app, &acme).await;
         let path = format!("/admin/tenants/{}/clients/{}", acme.tenant_id, acme.client.id);
@@ -129,8 +129,8 @@ both_backends! {
 
     async fn bulk_revocation_by_user_by_client_or_all_returns_counts(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let observer = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "", true);
+        let acme = app.provision_tenant("acme").await;
+        let observer = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "", true).await;
         let token = admin_token(&app, TenantId::PLATFORM, "admin").await;
         let path = format!("/admin/tenants/{}/revoke-tokens", acme.tenant_id);
 
@@ -159,7 +159,7 @@ both_backends! {
 both_backends! {
     async fn the_token_listing_shows_metadata_filtered_and_paginated_never_a_value(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let tokens = issue_some(&app, &acme).await;
         let revoke = app.http.post(app.url("/oauth/revoke")).basic_auth(&acme.client.id, acme.client.secret.as_deref())
@@ -194,8 +194,8 @@ both_backends! {
 both_backends! {
     async fn a_tenant_admin_is_refused_every_endpoint_of_another_tenant_alike(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let client = &globex.client.id;
         let user = globex.user_id;

@@ -9,12 +9,14 @@ use crate::introspection::introspect;
 
 /// A platform admin's access token, and the client that got it.
 async fn platform_admin(app: &TestApp) -> (TestClient, String) {
-    let client = app.provision_client(
-        TenantId::PLATFORM,
-        &[GrantType::ClientCredentials],
-        "admin",
-        true,
-    );
+    let client = app
+        .provision_client(
+            TenantId::PLATFORM,
+            &[GrantType::ClientCredentials],
+            "admin",
+            true,
+        )
+        .await;
     let body = json_with_status(app.client_credentials(&client, Some("admin")).await, 200).await;
     (client, body["access_token"].as_str().unwrap().to_owned())
 }
@@ -63,9 +65,9 @@ fn count_live(app: &TestApp, tenant_id: TenantId) -> (i64, i64, i64) {
 both_backends! {
     async fn the_admin_api_needs_a_token_with_an_admin_scope(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let plain = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
-        let tenant_admin_client = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true);
+        let tenant_admin_client = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true).await;
         let tenant_admin = json_with_status(app.client_credentials(&tenant_admin_client, None).await, 200).await;
 
         let missing = call(&app, reqwest::Method::GET, "/admin/tenants", None, None).await;
@@ -126,9 +128,9 @@ both_backends! {
 
     async fn a_tenant_admin_reaches_its_own_tenant_only(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
-        let client = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true);
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        let client = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true).await;
         let token = json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"].as_str().unwrap().to_owned();
 
         let own = json_with_status(call(&app, reqwest::Method::GET, &format!("/admin/tenants/{}", acme.tenant_id), Some(&token), None).await, 200).await;
@@ -145,7 +147,7 @@ both_backends! {
     async fn suspension_makes_a_tenants_tokens_inactive_until_activation(db) {
         let app = spawn_app(db).await;
         let (platform, token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let live = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let revoked = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
         let response = app.http.post(app.url("/oauth/revoke")).basic_auth(&acme.client.id, acme.client.secret.as_deref()).form(&[("token", revoked["access_token"].as_str().unwrap())]).send().await.unwrap();
@@ -180,8 +182,8 @@ both_backends! {
     async fn deleting_a_tenant_revokes_every_token_and_client_and_returns_a_receipt(db) {
         let app = spawn_app(db).await;
         let (platform, token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
         let mut issued = Vec::new();
         for _ in 0..3 {
             issued.push(json_with_status(app.client_credentials(&acme.client, None).await, 200).await);
@@ -320,7 +322,7 @@ both_backends! {
     async fn no_token_issued_during_a_tenant_deletion_outlives_it(db) {
         let app = std::sync::Arc::new(spawn_app(db).await);
         let (platform, admin_token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let path = format!("/admin/tenants/{}", acme.tenant_id);
         let delete = call(&app, reqwest::Method::DELETE, &path, Some(&admin_token), None);
 
@@ -333,7 +335,7 @@ both_backends! {
     async fn no_token_issued_during_a_suspension_is_active_while_suspended(db) {
         let app = std::sync::Arc::new(spawn_app(db).await);
         let (platform, admin_token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let path = format!("/admin/tenants/{}/suspend", acme.tenant_id);
         let suspend = call(&app, reqwest::Method::POST, &path, Some(&admin_token), None);
 
@@ -345,7 +347,7 @@ both_backends! {
     async fn no_token_issued_during_a_client_deletion_outlives_it(db) {
         let app = std::sync::Arc::new(spawn_app(db).await);
         let (platform, admin_token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let path = format!("/admin/tenants/{}/clients/{}", acme.tenant_id, acme.client.id);
         let delete = call(&app, reqwest::Method::DELETE, &path, Some(&admin_token), None);
 
@@ -367,7 +369,7 @@ both_backends! {
     async fn no_token_issued_during_a_user_deletion_outlives_it(db) {
         let app = std::sync::Arc::new(spawn_app(db).await);
         let (platform, admin_token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let path = format!("/admin/tenants/{}/users/{}", acme.tenant_id, acme.user_id);
         let delete = call(&app, reqwest::Method::DELETE, &path, Some(&admin_token), None);
 
@@ -392,7 +394,7 @@ both_backends! {
     async fn erasing_a_deleted_tenant_leaves_nothing_of_it_but_one_audit_event(db) {
         let app = spawn_app(db).await;
         let (_, token) = platform_admin(&app).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         json_with_status(app.password_grant(&acme, None).await, 200).await;
         json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
         let url = match &app.db.url {
@@ -402,7 +404,7 @@ both_backends! {
         let env = [("DATABASE_URL", url.as_str())];
         let id = acme.tenant_id.to_string();
         // More tokens than one erasure batch (tenants::ERASE_BATCH), so that it takes several.
-        const SEEDED: i64 = tenauth::tenants::ERASE_BATCH + 500;
+        const SEEDED: i64 = tenauth::lifecycle::tenants::ERASE_BATCH + 500;
         let (tenant, client_id) = (acme.tenant_id.get(), acme.client.id.clone());
         app.database.write(move |conn| {
             let numbers = match conn {

@@ -17,8 +17,8 @@ async fn login(app: &TestApp, fixture: &Fixture) -> (String, String) {
 both_backends! {
     async fn a_tenant_admin_creates_and_lists_users_who_can_then_log_in(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let path = format!("/admin/tenants/{}/users", acme.tenant_id);
 
@@ -42,7 +42,7 @@ both_backends! {
 
     async fn changing_a_password_revokes_the_users_tokens(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = admin_token(&app, TenantId::PLATFORM, "admin").await;
         let (access, refresh) = login(&app, &acme).await;
         let path = format!("/admin/tenants/{}/users/{}/password", acme.tenant_id, acme.user_id);
@@ -62,8 +62,8 @@ both_backends! {
 
     async fn a_disabled_user_cannot_log_in_and_a_deleted_one_frees_its_name(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
         let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
         let (access, _) = login(&app, &acme).await;
         let user_path = format!("/admin/tenants/{}/users/{}", acme.tenant_id, acme.user_id);

@@ -30,7 +30,7 @@ async fn configured_origins_pass_preflight_and_read_answers_and_others_do_not() 
     let mut settings = test_settings(&db);
     settings.cors_origins = vec![ORIGIN.to_owned()];
     let app = spawn_app_with(db, settings).await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
 
     let preflight = app
         .http

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use tenauth::db::models::user::User;
 use tenauth::db::schema::{oauth_clients, tenants};
-use tenauth::domain::{now, GrantType, TenantId};
+use tenauth::domain::{now, GrantType, TenantId, UserId};
 
 use crate::helpers::{json_with_status, spawn_app, Fixture, TestApp, TestClient};
 
@@ -20,13 +20,15 @@ struct Tokens {
 }
 
 async fn issue_all(app: &TestApp, slug: &str) -> Tokens {
-    let fixture = app.provision_tenant(slug);
-    let introspector = app.provision_client(
-        fixture.tenant_id,
-        &[GrantType::ClientCredentials],
-        "read",
-        true,
-    );
+    let fixture = app.provision_tenant(slug).await;
+    let introspector = app
+        .provision_client(
+            fixture.tenant_id,
+            &[GrantType::ClientCredentials],
+            "read",
+            true,
+        )
+        .await;
     let machine = json_with_status(app.client_credentials(&fixture.client, None).await, 200).await;
     let login = json_with_status(app.password_grant(&fixture, None).await, 200).await;
     let password = login["access_token"].as_str().unwrap().to_owned();
@@ -109,8 +111,8 @@ async fn revoke(app: &TestApp, client: &TestClient, token: &str) -> reqwest::Res
 both_backends! {
     async fn introspection_matrix_of_token_kinds_and_states(db) {
         let app = spawn_app(db).await;
-        let platform = app.provision_client(TenantId::PLATFORM, &[GrantType::ClientCredentials], "", true);
-        let foreign = app.provision_tenant("foreign");
+        let platform = app.provision_client(TenantId::PLATFORM, &[GrantType::ClientCredentials], "", true).await;
+        let foreign = app.provision_tenant("foreign").await;
         // Expected activity of: client_credentials, password access, refresh, personal.
         let states: [(&str, [bool; 4]); 9] = [
             ("fresh", [true, true, true, true]),
@@ -144,7 +146,7 @@ both_backends! {
                 "client deleted" => revoke_clients_except(&app, tenant_id, &tokens.introspector.id),
                 "user disabled" => {
                     let user_id = tokens.fixture.user_id;
-                    app.database.write(move |conn| User::disable(conn, tenant_id, user_id, now())).unwrap();
+                    app.database.write(move |conn| User::disable(conn, tenant_id, UserId::new(user_id), now())).unwrap();
                 }
                 "tenant suspended" => set_tenant_status(&app, tenant_id, "suspended"),
                 "tenant deleted" => set_tenant_status(&app, tenant_id, "deleted"),
@@ -232,8 +234,8 @@ both_backends! {
 
     async fn introspection_requires_a_confidential_client_and_a_token(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let public = app.provision_client(acme.tenant_id, &[GrantType::Password], "", false);
+        let acme = app.provision_tenant("acme").await;
+        let public = app.provision_client(acme.tenant_id, &[GrantType::Password], "", false).await;
         let token = json_with_status(app.client_credentials(&acme.client, None).await, 200).await["access_token"].as_str().unwrap().to_owned();
 
         let wrong = app.http.post(app.url("/oauth/introspect")).basic_auth(&acme.client.id, Some("wrong")).form(&[("token", token.as_str())]).send().await.unwrap();
@@ -250,7 +252,7 @@ both_backends! {
 
     async fn introspection_answers_503_when_the_database_is_gone(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = json_with_status(app.client_credentials(&acme.client, None).await, 200).await["access_token"].as_str().unwrap().to_owned();
 
         app.db.destroy();
@@ -274,7 +276,7 @@ both_backends! {
         // The key the first instance loads was made an hour ago; the rotated one now.
         tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp() - 3600).unwrap();
         let old = crate::helpers::spawn_app_with(db, settings.clone()).await;
-        let acme = old.provision_tenant("acme");
+        let acme = old.provision_tenant("acme").await;
         let rotated_kid = tenauth::keys::generate_key(&settings.keys_dir, now().and_utc().timestamp()).unwrap();
         // A second instance on the same database and keys directory, started after the rotation.
         let second_db = crate::helpers::TestDatabase::sqlite();

@@ -99,7 +99,7 @@ async fn keys_rotate_makes_a_running_server_sign_with_the_new_key_and_keep_the_o
     settings.keys_reload_interval = std::time::Duration::from_millis(100);
     let keys_dir = settings.keys_dir.clone();
     let app = spawn_app_with(db, settings).await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     let before =
         crate::helpers::json_with_status(app.client_credentials(&acme.client, None).await, 200)
             .await;
@@ -204,7 +204,7 @@ async fn a_rotated_key_is_published_before_it_signs() {
     )
     .unwrap();
     let app = spawn_app_with(db, settings).await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     let signing_kid = || {
         let (app, client) = (&app, acme.client.clone());
         async move {

@@ -7,7 +7,7 @@ use tenauth::domain::GrantType;
 
 use crate::helpers::{json_with_status, spawn_app_with, test_settings, TestApp, TestDatabase};
 
-async fn app_with(limits: impl FnOnce(&mut tenauth::oauth::limits::LimitSettings)) -> TestApp {
+async fn app_with(limits: impl FnOnce(&mut tenauth::config::LimitSettings)) -> TestApp {
     let db = TestDatabase::sqlite();
     let mut settings = test_settings(&db);
     settings.limits.client_rate = 0;
@@ -27,7 +27,7 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 #[tokio::test]
 async fn a_client_over_its_rate_gets_429_with_retry_after_and_then_recovers() {
     let app = app_with(|limits| limits.client_rate = 2).await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     for _ in 0..4 {
         assert_eq!(
             app.client_credentials(&acme.client, None).await.status(),
@@ -73,14 +73,16 @@ async fn a_client_over_its_rate_gets_429_with_retry_after_and_then_recovers() {
 #[tokio::test]
 async fn a_tenant_rate_covers_all_its_clients_and_no_other_tenant() {
     let app = app_with(|limits| limits.tenant_rate = 2).await;
-    let acme = app.provision_tenant("acme");
-    let second = app.provision_client(
-        acme.tenant_id,
-        &[GrantType::ClientCredentials],
-        "read",
-        true,
-    );
-    let globex = app.provision_tenant("globex");
+    let acme = app.provision_tenant("acme").await;
+    let second = app
+        .provision_client(
+            acme.tenant_id,
+            &[GrantType::ClientCredentials],
+            "read",
+            true,
+        )
+        .await;
+    let globex = app.provision_tenant("globex").await;
     for client in [&acme.client, &second, &acme.client, &second] {
         assert_eq!(app.client_credentials(client, None).await.status(), 200);
     }
@@ -100,16 +102,10 @@ async fn a_tenant_rate_covers_all_its_clients_and_no_other_tenant() {
 #[tokio::test]
 async fn failed_logins_throttle_the_username_whatever_its_case_or_forwarded_address() {
     let app = app_with(|limits| limits.user_failures = 3).await;
-    let acme = app.provision_tenant("acme");
-    let bob = tenauth::provisioning::create_user(
-        &app.database,
-        "test",
-        acme.tenant_id,
-        "bob",
-        "bob-password".into(),
-        tenauth::domain::now(),
-    )
-    .unwrap();
+    let acme = app.provision_tenant("acme").await;
+    let bob = app
+        .provision_user(acme.tenant_id, "bob", "bob-password")
+        .await;
     let login = |username: &'static str, password: &'static str, forwarded: &'static str| {
         let client = acme.client.clone();
         let app = &app;
@@ -164,7 +160,7 @@ async fn failed_logins_throttle_the_username_whatever_its_case_or_forwarded_addr
 #[tokio::test]
 async fn failed_logins_across_usernames_throttle_the_client() {
     let app = app_with(|limits| limits.client_failures = 4).await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     for username in ["u1", "u2", "u3", "u4"] {
         let refused = app
             .token(

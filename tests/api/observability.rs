@@ -19,7 +19,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 both_backends! {
     async fn metrics_move_when_requests_are_made(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let before = app.get("/metrics").await.text().await.unwrap();
         assert_eq!(sample(&before, r#"tenauth_tokens_issued_total{grant="client_credentials"}"#), None);
 

@@ -83,7 +83,7 @@ async fn outage_scenario(
     cut: impl std::future::Future<Output = ()>,
     restore: impl std::future::Future<Output = ()>,
 ) {
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     let mut before = Vec::new();
     for _ in 0..5 {
         before.push(

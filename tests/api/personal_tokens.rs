@@ -20,7 +20,7 @@ async fn create(app: &TestApp, token: &str, body: serde_json::Value) -> reqwest:
 both_backends! {
     async fn a_user_creates_lists_and_revokes_a_personal_access_token(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = user_token(&app, &acme).await;
 
         let created = json_with_status(create(&app, &token, serde_json::json!({"name": "ci", "scopes": ["read"]})).await, 201).await;
@@ -53,7 +53,7 @@ both_backends! {
 
     async fn personal_token_scopes_are_limited_to_the_callers_token(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let body = json_with_status(app.password_grant(&acme, Some("read")).await, 200).await;
         let token = body["access_token"].as_str().unwrap();
 
@@ -67,11 +67,11 @@ both_backends! {
 
     async fn only_a_users_token_manages_personal_tokens_and_only_its_own(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let alice = user_token(&app, &acme).await;
         let created = json_with_status(create(&app, &alice, serde_json::json!({"name": "ci", "scopes": []})).await, 201).await;
         let id = created["id"].as_str().unwrap();
-        tenauth::provisioning::create_user(&app.database, "test", acme.tenant_id, "bob", "bob-password".into(), tenauth::domain::now()).unwrap();
+        app.provision_user(acme.tenant_id, "bob", "bob-password").await;
         let bob_fixture = Fixture { username: "bob".into(), password: "bob-password".into(), ..acme };
         let bob = user_token(&app, &bob_fixture).await;
         let machine = json_with_status(app.client_credentials(&bob_fixture.client, None).await, 200).await;
@@ -87,7 +87,7 @@ both_backends! {
 
     async fn the_bearer_guard_answers_rfc6750_challenges(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = user_token(&app, &acme).await;
 
         let missing = app.get("/oauth/personal-access-tokens").await;
@@ -116,7 +116,7 @@ both_backends! {
         let mut settings = crate::helpers::test_settings(&db);
         settings.access_token_ttl = std::time::Duration::from_secs(2);
         let app = crate::helpers::spawn_app_with(db, settings).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = user_token(&app, &acme).await;
         assert_eq!(app.get_with_token("/oauth/personal-access-tokens", &token).await.status(), 200);
 

@@ -7,11 +7,17 @@ use tenauth::db::models::client::find_personal_access_client_id;
 use tenauth::db::models::token::{NewAccessToken, NewRefreshToken};
 use tenauth::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
 use tenauth::db::{Database, DbError};
-use tenauth::domain::{now, TenantId, TokenKind};
+use tenauth::domain::{now, FamilyId, TenantId, TokenId, TokenKind};
+use tenauth::secrets::SecretHasher;
 
 use crate::helpers::run_cli;
 
 const DAY: Duration = Duration::from_secs(86_400);
+
+/// A hasher for stand-in token hashes (these tokens are never presented).
+fn hasher() -> SecretHasher {
+    SecretHasher::new(&[0; 32])
+}
 
 /// Access tokens `a-*` and refresh tokens `r-*` in every state that matters.
 fn arrange(database: &Database) {
@@ -32,7 +38,7 @@ fn arrange(database: &Database) {
             ];
             for (id, expires_at, revoked_at) in access {
                 NewAccessToken {
-                    id,
+                    id: &id.parse().unwrap(),
                     tenant_id: TenantId::PLATFORM,
                     client_id: &client_id,
                     user_id: None,
@@ -41,7 +47,7 @@ fn arrange(database: &Database) {
                     scopes: "",
                     created_at: now - 20 * DAY,
                     expires_at,
-                    token_hash: id,
+                    token_hash: &hasher().hash_access_token(id),
                 }
                 .insert(conn)?;
                 diesel::update(oauth_access_tokens::table.find(id))
@@ -62,13 +68,13 @@ fn arrange(database: &Database) {
             ];
             for (id, expires_at, used_at, revoked_at) in refresh {
                 NewRefreshToken {
-                    id,
-                    token_hash: id,
-                    tenant_id: 1,
+                    id: &id.parse().unwrap(),
+                    token_hash: &hasher().hash_presented_refresh_token(id).unwrap(),
+                    tenant_id: TenantId::PLATFORM,
                     client_id: &client_id,
                     user_id: None,
-                    access_token_id: "a-live",
-                    family_id: "f",
+                    access_token_id: &"a-live".parse().unwrap(),
+                    family_id: &"f".parse().unwrap(),
                     scopes: "",
                     created_at: now - 20 * DAY,
                     expires_at,
@@ -131,7 +137,8 @@ both_backends! {
             .write(move |conn| {
                 let now = now();
                 for n in 0..TOKENS {
-                    let id = format!("bulk-{n:05}");
+                    let name = format!("bulk-{n:05}");
+                    let id: TokenId = name.parse().unwrap();
                     let expires_at = if n % 3 == 0 { now - 10 * DAY } else { now + DAY };
                     NewAccessToken {
                         id: &id,
@@ -143,17 +150,17 @@ both_backends! {
                         scopes: "",
                         created_at: now - 20 * DAY,
                         expires_at,
-                        token_hash: &id,
+                        token_hash: &hasher().hash_access_token(&name),
                     }
                     .insert(conn)?;
                     NewRefreshToken {
                         id: &id,
-                        token_hash: &id,
-                        tenant_id: 1,
+                        token_hash: &hasher().hash_presented_refresh_token(&name).unwrap(),
+                        tenant_id: TenantId::PLATFORM,
                         client_id: &client_id,
                         user_id: None,
                         access_token_id: &id,
-                        family_id: &id,
+                        family_id: &name.parse::<FamilyId>().unwrap(),
                         scopes: "",
                         created_at: now - 20 * DAY,
                         expires_at,

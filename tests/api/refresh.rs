@@ -22,7 +22,7 @@ async fn assert_invalid_grant(response: reqwest::Response, case: &str) {
 both_backends! {
     async fn refresh_rotates_the_refresh_token_and_keeps_tenant_user_and_scope(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let first = login(&app, &acme).await;
 
         let second = json_with_status(app.refresh(&acme.client, field(&first, "refresh_token"), None).await, 200).await;
@@ -39,7 +39,7 @@ both_backends! {
 
     async fn reusing_a_rotated_refresh_token_revokes_the_whole_family(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let first = login(&app, &acme).await;
         let second = json_with_status(app.refresh(&acme.client, field(&first, "refresh_token"), None).await, 200).await;
 
@@ -57,7 +57,7 @@ both_backends! {
 
     async fn a_narrower_scope_may_be_requested_on_refresh_and_a_wider_one_may_not(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let first = json_with_status(app.password_grant(&acme, Some("read")).await, 200).await;
 
         let wider = app.refresh(&acme.client, field(&first, "refresh_token"), Some("read write")).await;
@@ -74,9 +74,9 @@ both_backends! {
 
     async fn a_refresh_token_of_another_client_or_tenant_is_invalid_grant_and_left_untouched(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
-        let sibling = app.provision_client(acme.tenant_id, &GrantType::ALL, "read write", true);
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        let sibling = app.provision_client(acme.tenant_id, &GrantType::ALL, "read write", true).await;
         let body = login(&app, &acme).await;
         let refresh_token = field(&body, "refresh_token");
 
@@ -90,7 +90,7 @@ both_backends! {
         let mut settings = crate::helpers::test_settings(&db);
         settings.refresh_token_ttl = std::time::Duration::from_secs(1);
         let app = crate::helpers::spawn_app_with(db, settings).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let body = login(&app, &acme).await;
 
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
@@ -100,7 +100,7 @@ both_backends! {
 
     async fn of_32_concurrent_refreshes_of_one_token_exactly_one_succeeds(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let body = login(&app, &acme).await;
         let refresh_token = field(&body, "refresh_token").to_owned();
 

@@ -78,7 +78,7 @@ fn assert_at_most_one_winner(statuses: &[u16], n: usize) {
 both_backends! {
     async fn concurrent_refreshes_of_one_token_give_at_most_one_success_and_one_live_token(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         for n in [2, 8, 32, 128] {
             for _ in 0..3 {
                 let statuses = race_refreshes(&[&app], &acme, n).await;
@@ -99,7 +99,7 @@ async fn two_instances_on_postgresql_agree_on_concurrent_refreshes() {
     settings.issuer = Some("http://tenauth.test".to_owned());
     let a = spawn_app_with(db, settings).await;
     let b = second_instance(&a).await;
-    let acme = a.provision_tenant("acme");
+    let acme = a.provision_tenant("acme").await;
     for n in [2, 8, 32, 128] {
         for _ in 0..3 {
             let statuses = race_refreshes(&[&a, &b], &acme, n).await;
@@ -119,7 +119,7 @@ async fn two_instances_on_postgresql_never_answer_stale_over_1000_rounds() {
     settings.issuer = Some("http://tenauth.test".to_owned());
     let a = spawn_app_with(db, settings).await;
     let b = second_instance(&a).await;
-    let acme = a.provision_tenant("acme");
+    let acme = a.provision_tenant("acme").await;
     let mut stale = 0;
 
     for _ in 0..1_000 {

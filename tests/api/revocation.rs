@@ -22,7 +22,7 @@ async fn is_active(app: &TestApp, caller: &TestClient, token: &str) -> bool {
 both_backends! {
     async fn revoking_an_access_token_revokes_the_refresh_token_issued_with_it(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let other = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let (access, refresh) = (login["access_token"].as_str().unwrap(), login["refresh_token"].as_str().unwrap());
@@ -40,7 +40,7 @@ both_backends! {
 
     async fn revoking_a_refresh_token_revokes_its_family_and_their_access_tokens(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let first = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let second = json_with_status(app.refresh(&acme.client, first["refresh_token"].as_str().unwrap(), None).await, 200).await;
 
@@ -55,9 +55,9 @@ both_backends! {
 
     async fn a_client_revokes_only_its_own_tokens(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
-        let sibling = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true);
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        let sibling = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true).await;
         let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let access = login["access_token"].as_str().unwrap();
         let refresh = login["refresh_token"].as_str().unwrap();
@@ -76,7 +76,7 @@ both_backends! {
 
     async fn unknown_garbage_and_already_revoked_tokens_are_200(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let token = json_with_status(app.client_credentials(&acme.client, None).await, 200).await["access_token"].as_str().unwrap().to_owned();
         assert_eq!(revoke(&app, &acme.client, &[("token", &token)]).await.status(), 200);
 
@@ -91,7 +91,7 @@ both_backends! {
 
     async fn oauth_me_describes_the_bearer_token_and_refuses_a_mismatching_tenant_header(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let login = json_with_status(app.password_grant(&acme, Some("read")).await, 200).await;
         let token = login["access_token"].as_str().unwrap();
 

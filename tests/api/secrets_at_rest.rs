@@ -55,7 +55,7 @@ fn dump(app: &TestApp) -> String {
 both_backends! {
     async fn no_plaintext_secret_password_or_token_is_stored(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let rotated = json_with_status(app.refresh(&acme.client, login["refresh_token"].as_str().unwrap(), None).await, 200).await;
         let machine = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;

@@ -4,16 +4,22 @@ use std::time::Duration;
 use tenauth::db::models::client::find_personal_access_client_id;
 use tenauth::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens, RefreshToken};
 use tenauth::db::{Database, DbError};
-use tenauth::domain::{now, TenantId, TokenKind};
+use tenauth::domain::{now, ClientId, TenantId, TokenKind, UserId};
+use tenauth::secrets::SecretHasher;
+
+/// A hasher for stand-in token hashes.
+fn hasher() -> SecretHasher {
+    SecretHasher::new(&[0; 32])
+}
 
 fn insert_token(
     database: &Database,
     id: &str,
     tenant_id: TenantId,
-    client_id: &str,
+    client_id: &ClientId,
 ) -> Result<(), DbError> {
     let created_at = now();
-    let (id, client_id) = (id.to_owned(), client_id.to_owned());
+    let (id, client_id) = (id.parse().unwrap(), client_id.clone());
     database.write(move |conn| {
         NewAccessToken {
             id: &id,
@@ -25,13 +31,13 @@ fn insert_token(
             scopes: "",
             created_at,
             expires_at: created_at + Duration::from_secs(60),
-            token_hash: "not-a-real-hash",
+            token_hash: &hasher().hash_access_token("not-a-real-token"),
         }
         .insert(conn)
     })
 }
 
-fn platform_client(database: &Database) -> String {
+fn platform_client(database: &Database) -> ClientId {
     database
         .read(|conn| find_personal_access_client_id(conn, TenantId::PLATFORM))
         .unwrap()
@@ -128,11 +134,14 @@ fn issue_if_permitted(
     with_refresh: bool,
 ) -> bool {
     let created_at = now();
-    let (jti, client_id) = (jti.to_owned(), client_id.to_owned());
+    let refresh_id = format!("refresh-{jti}").parse().unwrap();
+    let refresh_hash = hasher()
+        .hash_presented_refresh_token(&format!("refresh-{jti}"))
+        .unwrap();
+    let (jti, client_id) = (jti.parse().unwrap(), client_id.parse().unwrap());
+    let user_id = user_id.map(UserId::new);
     database
         .write_single_statement(move |conn| {
-            let refresh_id = format!("refresh-{jti}");
-            let refresh_hash = format!("refresh-hash-{jti}");
             NewTokens {
                 access: NewAccessToken {
                     id: &jti,
@@ -144,16 +153,16 @@ fn issue_if_permitted(
                     scopes: "read",
                     created_at,
                     expires_at: created_at + Duration::from_secs(60),
-                    token_hash: "not-a-real-hash",
+                    token_hash: &hasher().hash_access_token("not-a-real-token"),
                 },
                 refresh: with_refresh.then_some(NewRefreshToken {
                     id: &refresh_id,
                     token_hash: &refresh_hash,
-                    tenant_id: TenantId::PLATFORM.get(),
+                    tenant_id: TenantId::PLATFORM,
                     client_id: &client_id,
                     user_id,
                     access_token_id: &jti,
-                    family_id: "family",
+                    family_id: &"family".parse().unwrap(),
                     scopes: "read",
                     created_at,
                     expires_at: created_at + Duration::from_secs(600),
@@ -176,18 +185,18 @@ both_backends! {
         };
 
         // Permitted: the access row and its refresh row, both stored.
-        assert!(issue_if_permitted(&database, "jti-ok", &client_id, None, true));
+        assert!(issue_if_permitted(&database, "jti-ok", client_id.as_str(), None, true));
         assert_eq!(count(&database), 1);
-        let (hash, jti) = ("refresh-hash-jti-ok".to_owned(), "jti-ok".to_owned());
+        let (hash, jti) = (hasher().hash_presented_refresh_token("refresh-jti-ok").unwrap(), "jti-ok".to_owned());
         let refresh = database
             .read(move |conn| RefreshToken::find_by_hash(conn, &hash))
             .unwrap()
             .expect("the refresh row is stored with the access row");
-        assert_eq!(refresh.access_token_id, jti);
+        assert_eq!(refresh.access_token_id.as_str(), jti);
 
         // Refused, and nothing stored: a user that is not in the tenant, a client that
         // does not exist, a revoked client.
-        assert!(!issue_if_permitted(&database, "jti-no-user", &client_id, Some(424_242), true));
+        assert!(!issue_if_permitted(&database, "jti-no-user", client_id.as_str(), Some(424_242), true));
         assert!(!issue_if_permitted(&database, "jti-no-client", "no-such-client", None, false));
         let revoked = client_id.clone();
         database
@@ -195,9 +204,9 @@ both_backends! {
                 tenauth::db::models::client::revoke_clients(conn, TenantId::PLATFORM, Some(&revoked), now())
             })
             .unwrap();
-        assert!(!issue_if_permitted(&database, "jti-revoked", &client_id, None, true));
+        assert!(!issue_if_permitted(&database, "jti-revoked", client_id.as_str(), None, true));
         assert_eq!(count(&database), 1, "no refused issuance left a row");
-        let hash = "refresh-hash-jti-no-user".to_owned();
+        let hash = hasher().hash_presented_refresh_token("refresh-jti-no-user").unwrap();
         assert!(database.read(move |conn| RefreshToken::find_by_hash(conn, &hash)).unwrap().is_none());
     }
 }

@@ -72,7 +72,7 @@ fn assert_alike(medians: &[Duration], names: &[&str]) {
 #[tokio::test]
 async fn unknown_client_wrong_secret_and_wrong_secret_with_the_right_prefix_take_the_same_time() {
     let app = app().await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     let secret = acme.client.secret.clone().unwrap();
     let prefix_secret = format!(
         "{}{}",
@@ -126,7 +126,7 @@ async fn unknown_client_wrong_secret_and_wrong_secret_with_the_right_prefix_take
 #[tokio::test]
 async fn unknown_user_and_wrong_password_take_the_same_time() {
     let app = app().await;
-    let acme = app.provision_tenant("acme");
+    let acme = app.provision_tenant("acme").await;
     let cases = [("unknown user", "nobody-here"), ("wrong password", "alice")];
     let login = |case: usize| {
         let form = [

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use tenauth::db::models::client::NewClient;
 use tenauth::db::models::user::User;
-use tenauth::domain::{now, ClientId, GrantType, Scope, TenantId};
+use tenauth::domain::{now, ClientId, GrantType, Scope, TenantId, UserId};
 
 use crate::helpers::{basic_header, json_with_status, jwt_claims, spawn_app, TestApp};
 
@@ -29,7 +29,7 @@ async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &st
 both_backends! {
     async fn client_credentials_issues_a_tenant_stamped_jwt_without_refresh_token(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
 
         let response = app.client_credentials(&acme.client, Some("read")).await;
 
@@ -51,7 +51,7 @@ both_backends! {
 
     async fn client_credentials_without_scope_gets_every_allowed_scope(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
 
         let body = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
 
@@ -60,7 +60,7 @@ both_backends! {
 
     async fn client_secret_post_authenticates_like_basic(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let secret = acme.client.secret.clone().unwrap();
 
         let response = app
@@ -72,7 +72,7 @@ both_backends! {
 
     async fn password_grant_issues_a_user_token_and_a_refresh_token_stamped_with_the_tenant(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
 
         let body = json_with_status(app.password_grant(&acme, Some("write")).await, 200).await;
 
@@ -86,7 +86,7 @@ both_backends! {
 
     async fn usernames_are_case_insensitive(db) {
         let app = spawn_app(db).await;
-        let mut acme = app.provision_tenant("acme");
+        let mut acme = app.provision_tenant("acme").await;
         acme.username = "ALICE".into();
 
         json_with_status(app.password_grant(&acme, None).await, 200).await;
@@ -94,8 +94,8 @@ both_backends! {
 
     async fn password_grant_without_the_refresh_grant_returns_no_refresh_token(db) {
         let app = spawn_app(db).await;
-        let mut acme = app.provision_tenant("acme");
-        acme.client = app.provision_client(acme.tenant_id, &[GrantType::Password], "read", true);
+        let mut acme = app.provision_tenant("acme").await;
+        acme.client = app.provision_client(acme.tenant_id, &[GrantType::Password], "read", true).await;
 
         let body = json_with_status(app.password_grant(&acme, None).await, 200).await;
 
@@ -104,8 +104,8 @@ both_backends! {
 
     async fn a_public_client_uses_the_password_grant_with_its_id_alone_but_not_client_credentials(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let public = app.provision_client(acme.tenant_id, &[GrantType::Password, GrantType::RefreshToken], "read", false);
+        let acme = app.provision_tenant("acme").await;
+        let public = app.provision_client(acme.tenant_id, &[GrantType::Password, GrantType::RefreshToken], "read", false).await;
         assert!(public.secret.is_none());
 
         let response = app
@@ -123,9 +123,9 @@ both_backends! {
 
     async fn a_user_of_another_tenant_gets_invalid_grant_like_a_wrong_password(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
-        let globex = app.provision_tenant("globex");
-        tenauth::provisioning::create_user(&app.database, "test", globex.tenant_id, "bob", "bob-password".into(), now()).unwrap();
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        app.provision_user(globex.tenant_id, "bob", "bob-password").await;
         let cases = [
             ("bob", "bob-password", "user of another tenant"),
             ("alice", "wrong-password", "wrong password"),
@@ -148,13 +148,13 @@ both_backends! {
 
     async fn a_disabled_user_gets_invalid_grant_and_its_tokens_stop_working(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let body = json_with_status(app.password_grant(&acme, None).await, 200).await;
         let token = body["access_token"].as_str().unwrap().to_owned();
         assert_eq!(app.get_with_token("/oauth/personal-access-tokens", &token).await.status(), 200);
 
         let (tenant_id, user_id) = (acme.tenant_id, acme.user_id);
-        app.database.write(move |conn| User::disable(conn, tenant_id, user_id, now())).unwrap();
+        app.database.write(move |conn| User::disable(conn, tenant_id, UserId::new(user_id), now())).unwrap();
 
         let refused = app.password_grant(&acme, None).await;
         assert_oauth_error(refused, 400, "invalid_grant", "disabled user").await;
@@ -165,7 +165,7 @@ both_backends! {
 
     async fn unknown_client_and_wrong_secret_get_the_same_401(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let form = [("grant_type", "client_credentials")];
 
         let unknown = app.token(&form, Some(("no-such-client", "secret"))).await;
@@ -186,9 +186,9 @@ both_backends! {
 
     async fn every_rfc6749_error_has_its_code_status_and_headers(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let basic = Some(acme.client.basic());
-        let cc_only = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true);
+        let cc_only = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true).await;
 
         assert_oauth_error(app.token(&[("scope", "read")], basic).await, 400, "invalid_request", "missing grant_type").await;
         assert_oauth_error(app.token(&[("grant_type", "password"), ("username", "alice")], basic).await, 400, "invalid_request", "missing password").await;
@@ -214,12 +214,12 @@ both_backends! {
 
     async fn appendix_b_basic_credentials_are_form_urlencoded(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         // A secret with every character Appendix B cares about (set directly: generated
         // secrets are base64url and never contain them).
         let secret = "p%s &+w:rd é";
         let id = ClientId::generate();
-        let hash = app.hasher.hash_client_secret(id.as_str(), &tenauth::domain::PlainSecret::from_client(secret.into()));
+        let hash = app.hasher.hash_client_secret(&id, &tenauth::domain::PlainSecret::from_client(secret.into()));
         let (insert_id, tenant_id) = (id.clone(), acme.tenant_id);
         app.database.write(move |conn| NewClient {
             id: &insert_id, tenant_id, name: "special", secret_hash: Some(&hash),
@@ -246,11 +246,11 @@ both_backends! {
 
     async fn platform_scopes_are_refused_to_a_tenant_client(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         // Provisioning refuses such a client; write one directly, as old data might hold.
         let id = ClientId::generate();
         let secret = tenauth::domain::PlainSecret::generate();
-        let hash = app.hasher.hash_client_secret(id.as_str(), &secret);
+        let hash = app.hasher.hash_client_secret(&id, &secret);
         let scopes: Scope = "read admin platform:tenants".parse().unwrap();
         let (insert_id, tenant_id) = (id.clone(), acme.tenant_id);
         app.database.write(move |conn| NewClient {
@@ -270,7 +270,7 @@ both_backends! {
 
     async fn a_suspended_or_deleted_tenant_gets_invalid_client(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
 
         set_tenant_status(&app, acme.tenant_id, "suspended");
@@ -299,7 +299,7 @@ fn set_tenant_status(app: &TestApp, tenant_id: TenantId, status: &'static str) {
 both_backends! {
     async fn a_body_over_64_kib_is_413_with_a_json_error(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let padding = "a".repeat(70 * 1024);
 
         let form = app.http.post(app.url("/oauth/token")).basic_auth(&acme.client.id, acme.client.secret.as_deref())

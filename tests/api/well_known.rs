@@ -8,7 +8,7 @@ use crate::helpers::{json_with_status, jwt_claims, spawn_app};
 both_backends! {
     async fn an_access_token_verifies_with_the_jwks_key_and_carries_its_tenant(db) {
         let app = spawn_app(db).await;
-        let acme = app.provision_tenant("acme");
+        let acme = app.provision_tenant("acme").await;
         let body = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
         let token = body["access_token"].as_str().unwrap();
 

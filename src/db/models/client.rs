@@ -1,3 +1,5 @@
+//! OAuth clients: the `oauth_clients` rows, parsed, and their queries.
+
 use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
@@ -5,7 +7,10 @@ use diesel::prelude::*;
 
 use crate::db::schema::{oauth_clients, tenants};
 use crate::db::{load_unique, DbConnection, DbError};
-use crate::domain::{ClientId, GrantType, Scope, TenantId, TenantStatus};
+use crate::domain::{
+    ClientId, ClientStanding, GrantType, Scope, Standing, TenantId, TenantStatus, UserStanding,
+};
+use crate::secrets::{ClientSecretHash, SecretHash};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_clients)]
@@ -29,19 +34,13 @@ pub struct Client {
     pub tenant_id: TenantId,
     pub name: String,
     /// `None` for a public client.
-    pub secret_hash: Option<String>,
+    pub secret_hash: Option<ClientSecretHash>,
     pub grant_types: BTreeSet<GrantType>,
     pub scopes: Scope,
     pub personal_access: bool,
     pub revoked_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-}
-
-fn corrupt(what: &str) -> DbError {
-    DbError::Query(diesel::result::Error::DeserializationError(
-        format!("stored {what} does not parse").into(),
-    ))
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -53,14 +52,17 @@ impl TryFrom<ClientRow> for Client {
             .split_whitespace()
             .map(str::parse)
             .collect::<Result<_, _>>()
-            .map_err(|_| corrupt("grant types"))?;
+            .map_err(|_| DbError::corrupt("grant types"))?;
         Ok(Self {
-            id: row.id.parse().map_err(|_| corrupt("client id"))?,
+            id: row.id.parse().map_err(|_| DbError::corrupt("client id"))?,
             tenant_id: TenantId::new(row.tenant_id),
             name: row.name,
-            secret_hash: row.secret_hash,
+            secret_hash: row.secret_hash.map(SecretHash::from_stored),
             grant_types,
-            scopes: row.scopes.parse().map_err(|_| corrupt("client scopes"))?,
+            scopes: row
+                .scopes
+                .parse()
+                .map_err(|_| DbError::corrupt("client scopes"))?,
             personal_access: row.personal_access,
             revoked_at: row.revoked_at,
             created_at: row.created_at,
@@ -77,11 +79,22 @@ pub struct ClientWithTenant {
 }
 
 impl ClientWithTenant {
+    /// The client's standing for a token of its own (no user).
+    pub fn standing(&self) -> Standing {
+        Standing {
+            tenant: self.tenant_status,
+            client: ClientStanding::of(self.client.revoked_at.is_some()),
+            user: UserStanding::NoUser,
+        }
+    }
+
     /// From a client's row and its tenant's stored status.
     pub(crate) fn from_row((client, status): (ClientRow, String)) -> Result<Self, DbError> {
         Ok(Self {
             client: client.try_into()?,
-            tenant_status: status.parse().map_err(|_| corrupt("tenant status"))?,
+            tenant_status: status
+                .parse()
+                .map_err(|_| DbError::corrupt("tenant status"))?,
         })
     }
 }
@@ -131,8 +144,8 @@ impl Client {
 pub fn find_personal_access_client_id(
     conn: &mut DbConnection,
     tenant_id: TenantId,
-) -> Result<Option<String>, DbError> {
-    Ok(Client::find_personal_access(conn, tenant_id)?.map(|client| client.id.to_string()))
+) -> Result<Option<ClientId>, DbError> {
+    Ok(Client::find_personal_access(conn, tenant_id)?.map(|client| client.id))
 }
 
 /// A client about to be stored.
@@ -141,7 +154,7 @@ pub struct NewClient<'a> {
     pub id: &'a ClientId,
     pub tenant_id: TenantId,
     pub name: &'a str,
-    pub secret_hash: Option<&'a str>,
+    pub secret_hash: Option<&'a ClientSecretHash>,
     pub grant_types: &'a BTreeSet<GrantType>,
     pub scopes: &'a Scope,
     pub personal_access: bool,
@@ -161,7 +174,7 @@ impl NewClient<'_> {
                 oauth_clients::id.eq(self.id.as_str()),
                 oauth_clients::tenant_id.eq(self.tenant_id.get()),
                 oauth_clients::name.eq(self.name),
-                oauth_clients::secret_hash.eq(self.secret_hash),
+                oauth_clients::secret_hash.eq(self.secret_hash.map(SecretHash::as_str)),
                 oauth_clients::grant_types.eq(grant_types),
                 oauth_clients::scopes.eq(self.scopes.to_string()),
                 oauth_clients::personal_access.eq(self.personal_access),
@@ -179,7 +192,7 @@ impl NewClient<'_> {
 pub fn revoke_clients(
     conn: &mut DbConnection,
     tenant_id: TenantId,
-    client_id: Option<&str>,
+    client_id: Option<&ClientId>,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
     let mut query = diesel::update(oauth_clients::table)
@@ -187,7 +200,7 @@ pub fn revoke_clients(
         .filter(oauth_clients::revoked_at.is_null())
         .into_boxed();
     if let Some(client_id) = client_id {
-        query = query.filter(oauth_clients::id.eq(client_id.to_owned()));
+        query = query.filter(oauth_clients::id.eq(client_id.as_str().to_owned()));
     }
     Ok(query
         .set((
@@ -214,12 +227,12 @@ impl Client {
     pub fn find_in_tenant(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: &str,
+        id: &ClientId,
     ) -> Result<Option<Client>, DbError> {
         load_unique(
             oauth_clients::table
                 .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-                .filter(oauth_clients::id.eq(id))
+                .filter(oauth_clients::id.eq(id.as_str()))
                 .select(ClientRow::as_select()),
             conn,
         )?
@@ -233,20 +246,20 @@ impl Client {
     pub fn lock_row(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: &str,
+        id: &ClientId,
     ) -> Result<bool, DbError> {
         let found: Option<String> = match conn {
             DbConnection::Sqlite(conn) => load_unique(
                 oauth_clients::table
                     .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-                    .filter(oauth_clients::id.eq(id))
+                    .filter(oauth_clients::id.eq(id.as_str()))
                     .select(oauth_clients::id),
                 conn,
             )?,
             DbConnection::Postgres(conn) => load_unique(
                 oauth_clients::table
                     .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-                    .filter(oauth_clients::id.eq(id))
+                    .filter(oauth_clients::id.eq(id.as_str()))
                     .select(oauth_clients::id)
                     .for_no_key_update(),
                 conn,
@@ -259,17 +272,17 @@ impl Client {
     pub fn set_secret_hash(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: &str,
-        secret_hash: &str,
+        id: &ClientId,
+        secret_hash: &ClientSecretHash,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
         diesel::update(
             oauth_clients::table
                 .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
-                .filter(oauth_clients::id.eq(id)),
+                .filter(oauth_clients::id.eq(id.as_str())),
         )
         .set((
-            oauth_clients::secret_hash.eq(secret_hash),
+            oauth_clients::secret_hash.eq(secret_hash.as_str()),
             oauth_clients::updated_at.eq(now),
         ))
         .execute(conn)?;

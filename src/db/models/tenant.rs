@@ -1,3 +1,6 @@
+//! Tenants: the `tenants` rows, parsed, and their queries (status changes and erasure
+//! included; what a status change means for tokens is `lifecycle::tenants`).
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -36,11 +39,10 @@ impl TryFrom<TenantRow> for Tenant {
     type Error = DbError;
 
     fn try_from(row: TenantRow) -> Result<Self, DbError> {
-        let status = row.status.parse().map_err(|_| {
-            DbError::Query(diesel::result::Error::DeserializationError(
-                format!("tenant {} has an unknown status", row.id).into(),
-            ))
-        })?;
+        let status = row
+            .status
+            .parse()
+            .map_err(|_| DbError::corrupt("tenant status"))?;
         Ok(Self {
             id: TenantId::new(row.id),
             slug: row.slug,
@@ -98,11 +100,11 @@ impl Tenant {
     /// Tenants in id order, after `after` (a cursor), at most `limit`.
     pub fn list(
         conn: &mut DbConnection,
-        after: Option<i64>,
+        after: Option<TenantId>,
         limit: i64,
     ) -> Result<Vec<Tenant>, DbError> {
         tenants::table
-            .filter(tenants::id.gt(after.unwrap_or(0)))
+            .filter(tenants::id.gt(after.map_or(0, TenantId::get)))
             .order(tenants::id.asc())
             .limit(limit)
             .select(TenantRow::as_select())
@@ -112,25 +114,38 @@ impl Tenant {
             .collect()
     }
 
-    /// Reads the tenant for a change of its status, locking its row on PostgreSQL
-    /// (`FOR UPDATE`): issuance reads it `FOR SHARE`, so the two serialize and no token
-    /// is written after the change that should have covered it. On SQLite the single
-    /// writer serializes them already.
+    /// Reads the tenant for a change of the tenant itself, locking its row on PostgreSQL
+    /// until the transaction ends (`FOR NO KEY UPDATE`): issuance reads it `FOR SHARE`, so
+    /// the two serialize and no token is written after the change that should have covered
+    /// it; foreign-key checks (`KEY SHARE`) are not held up. On SQLite the single writer
+    /// serializes them already.
     pub fn lock_for_update(
         conn: &mut DbConnection,
         id: TenantId,
     ) -> Result<Option<Tenant>, DbError> {
+        Self::lock(conn, id, false)
+    }
+
+    /// Reads the tenant for a change inside it (a client, a user, some tokens), locking its
+    /// row `FOR SHARE` on PostgreSQL: the change then serializes with changes of the tenant
+    /// itself ([`Tenant::lock_for_update`], e.g. its deletion), but not with issuance.
+    pub fn lock_for_share(
+        conn: &mut DbConnection,
+        id: TenantId,
+    ) -> Result<Option<Tenant>, DbError> {
+        Self::lock(conn, id, true)
+    }
+
+    fn lock(conn: &mut DbConnection, id: TenantId, share: bool) -> Result<Option<Tenant>, DbError> {
+        let tenant = tenants::table.find(id.get());
         // Written out per backend: `as_select()` fixes the backend of the query it is in.
         let row: Option<TenantRow> = match conn {
-            DbConnection::Sqlite(conn) => load_unique(
-                tenants::table.find(id.get()).select(TenantRow::as_select()),
-                conn,
-            )?,
+            DbConnection::Sqlite(conn) => load_unique(tenant.select(TenantRow::as_select()), conn)?,
+            DbConnection::Postgres(conn) if share => {
+                load_unique(tenant.select(TenantRow::as_select()).for_share(), conn)?
+            }
             DbConnection::Postgres(conn) => load_unique(
-                tenants::table
-                    .find(id.get())
-                    .select(TenantRow::as_select())
-                    .for_no_key_update(),
+                tenant.select(TenantRow::as_select()).for_no_key_update(),
                 conn,
             )?,
         };
@@ -180,58 +195,17 @@ impl Tenant {
     /// Deletes every row that belongs to the tenant (tokens, clients, users, audit events)
     /// and blanks its slug and name; the tenant row itself stays, so that its id is never
     /// reused and the audit line about the erasure has a tenant to point to.
-    /// Deletes up to `batch` refresh tokens of the tenant, then, once it has none left,
-    /// up to `batch` of its access tokens (refresh tokens reference them); returns how
-    /// many of each went. Zero of both: none are left.
-    pub fn erase_token_batch(
-        conn: &mut DbConnection,
-        id: TenantId,
-        batch: i64,
-    ) -> Result<(usize, usize), DbError> {
-        use crate::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
-        let tenant = id.get();
-        let refresh: Vec<String> = oauth_refresh_tokens::table
-            .filter(oauth_refresh_tokens::tenant_id.eq(tenant))
-            .select(oauth_refresh_tokens::id)
-            .limit(batch)
-            .load(conn)?;
-        if !refresh.is_empty() {
-            let deleted = diesel::delete(
-                oauth_refresh_tokens::table.filter(oauth_refresh_tokens::id.eq_any(&refresh)),
-            )
-            .execute(conn)?;
-            return Ok((deleted, 0));
-        }
-        let access: Vec<String> = oauth_access_tokens::table
-            .filter(oauth_access_tokens::tenant_id.eq(tenant))
-            .select(oauth_access_tokens::id)
-            .limit(batch)
-            .load(conn)?;
-        let deleted = diesel::delete(
-            oauth_access_tokens::table.filter(oauth_access_tokens::id.eq_any(&access)),
-        )
-        .execute(conn)?;
-        Ok((0, deleted))
-    }
-
     pub fn erase_rows(
         conn: &mut DbConnection,
         id: TenantId,
         now: NaiveDateTime,
     ) -> Result<Erasure, DbError> {
-        use crate::db::schema::{
-            audit_events, oauth_access_tokens, oauth_clients, oauth_refresh_tokens, users,
-        };
+        use crate::db::schema::{audit_events, oauth_clients, users};
         let tenant = id.get();
+        let tokens = super::token::erase::delete_all_tokens(conn, id)?;
         let erasure = Erasure {
-            refresh_tokens: diesel::delete(
-                oauth_refresh_tokens::table.filter(oauth_refresh_tokens::tenant_id.eq(tenant)),
-            )
-            .execute(conn)?,
-            access_tokens: diesel::delete(
-                oauth_access_tokens::table.filter(oauth_access_tokens::tenant_id.eq(tenant)),
-            )
-            .execute(conn)?,
+            refresh_tokens: tokens.refresh_tokens,
+            access_tokens: tokens.access_tokens,
             clients: diesel::delete(
                 oauth_clients::table.filter(oauth_clients::tenant_id.eq(tenant)),
             )

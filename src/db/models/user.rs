@@ -1,22 +1,54 @@
+//! Users: the `users` rows, parsed, and their queries.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::users;
 use crate::db::{load_unique, DbConnection, DbError};
-use crate::domain::{TenantId, Username};
+use crate::domain::{TenantId, UserId, Username};
 
-/// A row of `users`.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = users)]
+/// A user, parsed from its row.
+#[derive(Debug, Clone)]
 pub struct User {
-    pub id: i64,
-    pub tenant_id: i64,
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    /// The normalized username, or a deleted user's tombstone name.
     pub username: String,
+    /// Argon2id, as a PHC string.
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+}
+
+/// A row of `users`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: i64,
+    tenant_id: i64,
+    username: String,
+    password_hash: String,
+    disabled: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: UserId::new(row.id),
+            tenant_id: TenantId::new(row.tenant_id),
+            username: row.username,
+            password_hash: row.password_hash,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        }
+    }
 }
 
 impl User {
@@ -25,20 +57,20 @@ impl User {
     pub fn lock_row(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: i64,
+        id: UserId,
     ) -> Result<bool, DbError> {
         let found: Option<i64> = match conn {
             DbConnection::Sqlite(conn) => load_unique(
                 users::table
                     .filter(users::tenant_id.eq(tenant_id.get()))
-                    .filter(users::id.eq(id))
+                    .filter(users::id.eq(id.get()))
                     .select(users::id),
                 conn,
             )?,
             DbConnection::Postgres(conn) => load_unique(
                 users::table
                     .filter(users::tenant_id.eq(tenant_id.get()))
-                    .filter(users::id.eq(id))
+                    .filter(users::id.eq(id.get()))
                     .select(users::id)
                     .for_no_key_update(),
                 conn,
@@ -57,9 +89,10 @@ impl User {
             users::table
                 .filter(users::tenant_id.eq(tenant_id.get()))
                 .filter(users::username.eq(username.as_str()))
-                .select(User::as_select()),
+                .select(UserRow::as_select()),
             conn,
-        )?)
+        )?
+        .map(User::from))
     }
 }
 
@@ -74,7 +107,7 @@ pub struct NewUser<'a> {
 
 impl NewUser<'_> {
     /// Stores the user and returns its id.
-    pub fn insert(&self, conn: &mut DbConnection) -> Result<i64, DbError> {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<UserId, DbError> {
         let insert = diesel::insert_into(users::table).values((
             users::tenant_id.eq(self.tenant_id.get()),
             users::username.eq(self.username.as_str()),
@@ -88,7 +121,7 @@ impl NewUser<'_> {
             DbConnection::Sqlite(conn) => insert.returning(users::id).get_result(conn)?,
             DbConnection::Postgres(conn) => insert.returning(users::id).get_result(conn)?,
         };
-        Ok(id)
+        Ok(UserId::new(id))
     }
 }
 
@@ -98,13 +131,13 @@ impl User {
     pub fn disable(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: i64,
+        id: UserId,
         now: NaiveDateTime,
     ) -> Result<bool, DbError> {
         let updated = diesel::update(
             users::table
                 .filter(users::tenant_id.eq(tenant_id.get()))
-                .filter(users::id.eq(id)),
+                .filter(users::id.eq(id.get())),
         )
         .set((users::disabled.eq(true), users::updated_at.eq(now)))
         .execute(conn)?;
@@ -119,37 +152,41 @@ impl User {
             .filter(users::tenant_id.eq(tenant_id.get()))
             .filter(users::deleted_at.is_null())
             .order(users::id.asc())
-            .select(User::as_select())
-            .load(conn)?)
+            .select(UserRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(User::from)
+            .collect())
     }
 
     /// The user with this id **in this tenant**, unless deleted.
     pub fn find_in_tenant(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: i64,
+        id: UserId,
     ) -> Result<Option<User>, DbError> {
         Ok(load_unique(
             users::table
                 .filter(users::tenant_id.eq(tenant_id.get()))
-                .filter(users::id.eq(id))
+                .filter(users::id.eq(id.get()))
                 .filter(users::deleted_at.is_null())
-                .select(User::as_select()),
+                .select(UserRow::as_select()),
             conn,
-        )?)
+        )?
+        .map(User::from))
     }
 
     pub fn set_password_hash(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: i64,
+        id: UserId,
         password_hash: &str,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
         diesel::update(
             users::table
                 .filter(users::tenant_id.eq(tenant_id.get()))
-                .filter(users::id.eq(id)),
+                .filter(users::id.eq(id.get())),
         )
         .set((
             users::password_hash.eq(password_hash),
@@ -164,13 +201,13 @@ impl User {
     pub fn mark_deleted(
         conn: &mut DbConnection,
         tenant_id: TenantId,
-        id: i64,
+        id: UserId,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
         diesel::update(
             users::table
                 .filter(users::tenant_id.eq(tenant_id.get()))
-                .filter(users::id.eq(id)),
+                .filter(users::id.eq(id.get())),
         )
         .set((
             users::username.eq(format!("deleted user {id}")),

@@ -5,14 +5,17 @@ mod client_credentials;
 mod password;
 mod refresh_token;
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 
 use super::client_auth::PresentedCredentials;
 use super::form::Form;
-use super::issuance::{IssueRefusal, IssuedTokens, TokenGrant};
+use super::issuance::{IssuedTokens, TokenGrant};
 use super::{OAuthError, OAuthServer};
+use crate::db::blocking;
 use crate::db::models::client::Client;
-use crate::domain::{is_platform_scope, GrantType, Scope};
+use crate::domain::{is_platform_scope, GrantType, Refusal, Scope};
 
 /// A token request, parsed by `grant_type` (kanidm's shape): each variant holds exactly
 /// what its grant needs.
@@ -101,9 +104,19 @@ impl From<IssuedTokens> for TokenResponse {
 }
 
 impl OAuthServer {
-    /// `POST /oauth/token`: authenticates the client, then runs its grant. Blocking (database
-    /// and password hashing): call it on a blocking thread.
-    pub fn exchange(
+    /// `POST /oauth/token` (RFC 6749 §3.2): authenticates the client, then runs its grant,
+    /// on the blocking pool (database writes, and Argon2 for the password grant).
+    pub async fn exchange(
+        self: &Arc<Self>,
+        credentials: PresentedCredentials,
+        request: TokenRequest,
+        now: NaiveDateTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let server = Arc::clone(self);
+        blocking(move || server.exchange_now(&credentials, request, now)).await
+    }
+
+    fn exchange_now(
         &self,
         credentials: &PresentedCredentials,
         request: TokenRequest,
@@ -174,11 +187,85 @@ fn issue_grant(
         .map_err(refusal_error)
 }
 
-/// The OAuth error for a refusal by the issuing transaction: the state changed between
-/// authentication and the write. Neither says why.
-fn refusal_error(refusal: IssueRefusal) -> OAuthError {
+/// The OAuth error for a refusal by the issuing transaction: the standing changed between
+/// authentication and the write. A tenant or client that no longer stands is the client's
+/// failure to authenticate; a user that no longer stands invalidates the grant. Neither
+/// says why.
+fn refusal_error(refusal: Refusal) -> OAuthError {
     match refusal {
-        IssueRefusal::ClientInactive => OAuthError::invalid_client(),
-        IssueRefusal::UserInactive => OAuthError::invalid_grant("the grant is invalid"),
+        Refusal::TenantInactive | Refusal::ClientInactive => OAuthError::invalid_client(),
+        Refusal::UserInactive => OAuthError::invalid_grant("the grant is invalid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::domain::{ClientId, TenantId};
+    use crate::oauth::ErrorCode;
+
+    fn client(tenant_id: TenantId, scopes: &str) -> Client {
+        Client {
+            id: ClientId::generate(),
+            tenant_id,
+            name: "client".into(),
+            secret_hash: None,
+            grant_types: BTreeSet::from([GrantType::ClientCredentials]),
+            scopes: scopes.parse().unwrap(),
+            personal_access: false,
+            revoked_at: None,
+            created_at: crate::domain::now(),
+            updated_at: crate::domain::now(),
+        }
+    }
+
+    #[test]
+    fn a_grant_gets_what_it_asks_for_within_the_clients_scopes_or_by_default_all_of_them() {
+        let tenant = client(TenantId::new(2), "read write");
+        let platform = client(TenantId::PLATFORM, "admin read");
+        // A tenant client that somehow holds a platform scope (old data) never gets it.
+        let legacy = client(TenantId::new(2), "admin platform:x read");
+        let cases: [(&Client, Option<&str>, Result<&str, ErrorCode>); 9] = [
+            (&tenant, None, Ok("read write")),
+            (&tenant, Some("read"), Ok("read")),
+            (&tenant, Some("write read"), Ok("read write")),
+            (&tenant, Some("delete"), Err(ErrorCode::InvalidScope)),
+            (&platform, None, Ok("admin read")),
+            (&platform, Some("admin"), Ok("admin")),
+            (&legacy, None, Ok("read")),
+            (&legacy, Some("admin"), Err(ErrorCode::InvalidScope)),
+            (&legacy, Some("platform:x"), Err(ErrorCode::InvalidScope)),
+        ];
+        for (client, requested, expected) in cases {
+            let requested = requested.map(|scope| scope.parse().unwrap());
+            let resolved = resolve_scope(requested, client)
+                .map(|scope| scope.to_string())
+                .map_err(|error| error.code);
+            assert_eq!(
+                resolved,
+                expected.map(str::to_owned),
+                "{} asking {:?}",
+                client.scopes,
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn a_refusal_by_the_issuing_transaction_is_the_clients_or_the_grants() {
+        assert_eq!(
+            refusal_error(Refusal::TenantInactive).code,
+            ErrorCode::InvalidClient
+        );
+        assert_eq!(
+            refusal_error(Refusal::ClientInactive).code,
+            ErrorCode::InvalidClient
+        );
+        assert_eq!(
+            refusal_error(Refusal::UserInactive).code,
+            ErrorCode::InvalidGrant
+        );
     }
 }

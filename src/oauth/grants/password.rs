@@ -12,8 +12,8 @@ use crate::db::models::client::Client;
 use crate::db::models::user::User;
 use crate::domain::{GrantType, Password, Scope, TokenKind, Username};
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
-use crate::oauth::secrets::verify_password;
 use crate::oauth::{OAuthError, OAuthServer};
+use crate::secrets::verify_password;
 
 const BAD_CREDENTIALS: &str = "the resource owner credentials are invalid";
 

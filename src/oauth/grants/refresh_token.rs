@@ -12,8 +12,8 @@ use chrono::NaiveDateTime;
 
 use super::refusal_error;
 use crate::db::models::client::Client;
-use crate::db::models::token::{revoke_tokens, RefreshToken, Revocation};
-use crate::domain::{GrantType, Scope, TenantId, TokenKind};
+use crate::db::models::token::{revoke_tokens, RefreshToken};
+use crate::domain::{GrantType, RevocationTarget, Scope, TokenKind};
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use crate::oauth::{OAuthError, OAuthServer};
 
@@ -36,13 +36,16 @@ pub(super) fn issue(
     if !client.allows(GrantType::RefreshToken) {
         return Err(OAuthError::unauthorized_client());
     }
-    let hash = server.hasher.hash_refresh_token(presented);
+    let hash = server
+        .hasher
+        .hash_presented_refresh_token(presented)
+        .ok_or(OAuthError::invalid_grant(INVALID))?;
     let stored = server
         .db
         .read(|conn| RefreshToken::find_by_hash(conn, &hash))?
         .ok_or(OAuthError::invalid_grant(INVALID))?;
-    let tenant_id = TenantId::new(stored.tenant_id);
-    if stored.client_id != client.id.as_str() || tenant_id != client.tenant_id {
+    let tenant_id = stored.tenant_id;
+    if stored.client_id != client.id || tenant_id != client.tenant_id {
         if tenant_id != client.tenant_id {
             log::warn!(target: "tenauth::security", "cross-tenant refresh attempt: client {} of tenant {} presented a refresh token of tenant {}", client.id, client.tenant_id, tenant_id);
         } else {
@@ -54,7 +57,7 @@ pub(super) fn issue(
         return Err(OAuthError::invalid_grant(INVALID));
     }
     if stored.used_at.is_some() {
-        revoke_for_reuse(server, tenant_id, &stored, now)?;
+        revoke_for_reuse(server, &stored, now)?;
         return Err(OAuthError::invalid_grant(INVALID));
     }
 
@@ -87,12 +90,13 @@ pub(super) fn issue(
         },
         now,
     )?;
-    let (refresh_id, family_id) = (stored.id.clone(), stored.family_id.clone());
+    let rotated = stored.clone();
     let rotation = server.db.write(move |conn| {
         // Tenant, client and user first (see `PreparedTokens::check`), then the token rows.
         prepared.check(conn)?.map_err(refusal_error)?;
-        if !RefreshToken::mark_used(conn, &refresh_id, &family_id, now)? {
-            revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)?;
+        if !rotated.mark_used(conn, now)? {
+            let family = RevocationTarget::Family(rotated.family_id);
+            revoke_tokens(conn, tenant_id, &family, now)?;
             return Ok::<_, OAuthError>(Rotation::ReuseDetected);
         }
         Ok(Rotation::Issued(prepared.insert(conn)?))
@@ -100,7 +104,7 @@ pub(super) fn issue(
     match rotation {
         Rotation::Issued(issued) => Ok(issued),
         Rotation::ReuseDetected => {
-            log_reuse(tenant_id, &stored);
+            log_reuse(&stored);
             Err(OAuthError::invalid_grant(INVALID))
         }
     }
@@ -108,24 +112,26 @@ pub(super) fn issue(
 
 fn revoke_for_reuse(
     server: &OAuthServer,
-    tenant_id: TenantId,
     stored: &RefreshToken,
     now: NaiveDateTime,
 ) -> Result<(), OAuthError> {
-    server.db.write({
-        let family_id = stored.family_id.clone();
-        move |conn| revoke_tokens(conn, tenant_id, Revocation::Family(&family_id), now)
-    })?;
-    log_reuse(tenant_id, stored);
+    let (tenant_id, family) = (
+        stored.tenant_id,
+        RevocationTarget::Family(stored.family_id.clone()),
+    );
+    server
+        .db
+        .write(move |conn| revoke_tokens(conn, tenant_id, &family, now))?;
+    log_reuse(stored);
     Ok(())
 }
 
-fn log_reuse(tenant_id: TenantId, stored: &RefreshToken) {
+fn log_reuse(stored: &RefreshToken) {
     log::warn!(
         target: "tenauth::security",
         "refresh token reuse: revoked family {} (tenant {}, client {}, refresh token {})",
         stored.family_id,
-        tenant_id,
+        stored.tenant_id,
         stored.client_id,
         stored.id
     );

@@ -12,9 +12,9 @@
 //! check for an unknown client or user runs against a dummy value so that "unknown" and
 //! "wrong" take the same time.
 
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
-
 use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -24,7 +24,77 @@ use base64::Engine;
 use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
 use ring::hmac;
 
-use crate::domain::{Password, PlainSecret};
+use crate::domain::{ClientId, Password, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
+
+/// A keyed hash (HMAC-SHA256, base64url) of one kind of secret: what storage keeps, and
+/// looks a refresh token up by, instead of the secret. Only [`SecretHasher`] makes one from
+/// a secret, so a plaintext value can never be passed where a hash is expected, and the
+/// kind keeps a refresh token's hash from being looked up as an access token's. `Debug`
+/// is redacted.
+pub struct SecretHash<K> {
+    encoded: String,
+    kind: PhantomData<K>,
+}
+
+/// The kinds of [`SecretHash`].
+pub mod kind {
+    /// A client secret (bound to its client id).
+    pub enum ClientSecret {}
+    /// A refresh token (the lookup key of its row).
+    pub enum RefreshToken {}
+    /// An access token's exact string (proof that a presented JWT is one we issued).
+    pub enum AccessToken {}
+}
+
+pub type ClientSecretHash = SecretHash<kind::ClientSecret>;
+pub type RefreshTokenHash = SecretHash<kind::RefreshToken>;
+pub type AccessTokenHash = SecretHash<kind::AccessToken>;
+
+impl<K> SecretHash<K> {
+    fn new(tag: &[u8]) -> Self {
+        Self {
+            encoded: URL_SAFE_NO_PAD.encode(tag),
+            kind: PhantomData,
+        }
+    }
+
+    /// A hash read back from the column it was stored in (written from a hash made here).
+    pub(crate) fn from_stored(encoded: String) -> Self {
+        Self {
+            encoded,
+            kind: PhantomData,
+        }
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.encoded
+    }
+
+    fn tag(&self) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(&self.encoded).ok()
+    }
+}
+
+impl<K> Clone for SecretHash<K> {
+    fn clone(&self) -> Self {
+        Self::from_stored(self.encoded.clone())
+    }
+}
+
+impl<K> PartialEq for SecretHash<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoded == other.encoded
+    }
+}
+
+impl<K> Eq for SecretHash<K> {}
+
+impl<K> std::fmt::Debug for SecretHash<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHash(<redacted>)")
+    }
+}
 
 /// Keyed hashing for high-entropy secrets.
 #[derive(Clone)]
@@ -56,8 +126,12 @@ impl SecretHasher {
     }
 
     /// The stored form of a client secret.
-    pub fn hash_client_secret(&self, client_id: &str, secret: &PlainSecret) -> String {
-        URL_SAFE_NO_PAD.encode(self.store(client_id, secret.expose().as_bytes()))
+    pub fn hash_client_secret(
+        &self,
+        client_id: &ClientId,
+        secret: &PlainSecret,
+    ) -> ClientSecretHash {
+        SecretHash::new(&self.store(client_id.as_str(), secret.expose().as_bytes()))
     }
 
     /// Whether `presented` is the secret of `client_id`. With `stored = None` (unknown
@@ -66,32 +140,41 @@ impl SecretHasher {
         &self,
         client_id: &str,
         presented: &[u8],
-        stored: Option<&str>,
+        stored: Option<&ClientSecretHash>,
     ) -> bool {
-        let stored_tag = stored.and_then(|stored| URL_SAFE_NO_PAD.decode(stored).ok());
+        let stored_tag = stored.and_then(SecretHash::tag);
         let tag = stored_tag.as_deref().unwrap_or(&[0u8; 32]);
         let matches = self.check(client_id, presented, tag).is_ok();
         matches && stored_tag.is_some()
     }
 
-    /// The stored, indexed form of a refresh token: looking a token up by it is the check.
-    pub fn hash_refresh_token(&self, token: &str) -> String {
-        let message = [REFRESH_TOKEN_LABEL, token.as_bytes()].concat();
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, &message).as_ref())
+    /// The stored, indexed form of a refresh token we issue: looking a token up by it is
+    /// the check.
+    pub fn hash_refresh_token(&self, token: &PlainSecret) -> RefreshTokenHash {
+        self.refresh_token_hash(token.expose())
     }
-}
 
-impl SecretHasher {
+    /// The lookup key of a refresh token a client presented; `None` for a value too long
+    /// to be one of ours ([`MAX_PRESENTED_SECRET_LENGTH`]), which is then not even hashed.
+    pub fn hash_presented_refresh_token(&self, token: &str) -> Option<RefreshTokenHash> {
+        (token.len() <= MAX_PRESENTED_SECRET_LENGTH).then(|| self.refresh_token_hash(token))
+    }
+
+    fn refresh_token_hash(&self, token: &str) -> RefreshTokenHash {
+        let message = [REFRESH_TOKEN_LABEL, token.as_bytes()].concat();
+        SecretHash::new(hmac::sign(&self.key, &message).as_ref())
+    }
+
     /// The stored form of an access token's exact string.
-    pub fn hash_access_token(&self, token: &str) -> String {
+    pub fn hash_access_token(&self, token: &str) -> AccessTokenHash {
         let message = [ACCESS_TOKEN_LABEL, token.as_bytes()].concat();
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, &message).as_ref())
+        SecretHash::new(hmac::sign(&self.key, &message).as_ref())
     }
 
     /// Whether `token` is exactly the access token whose stored hash is `stored`
     /// (constant-time).
-    pub fn access_token_matches(&self, token: &str, stored: &str) -> bool {
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(stored) else {
+    pub fn access_token_matches(&self, token: &str, stored: &AccessTokenHash) -> bool {
+        let Some(tag) = stored.tag() else {
             return false;
         };
         let message = [ACCESS_TOKEN_LABEL, token.as_bytes()].concat();
@@ -283,7 +366,8 @@ mod tests {
     fn a_client_secret_verifies_only_for_its_own_client() {
         let hasher = SecretHasher::new(&[7; 32]);
         let secret = PlainSecret::generate();
-        let stored = hasher.hash_client_secret("client-a", &secret);
+        let client_a: ClientId = "client-a".parse().unwrap();
+        let stored = hasher.hash_client_secret(&client_a, &secret);
 
         assert!(hasher.verify_client_secret("client-a", secret.expose().as_bytes(), Some(&stored)));
         assert!(!hasher.verify_client_secret(
@@ -293,6 +377,37 @@ mod tests {
         ));
         assert!(!hasher.verify_client_secret("client-a", b"wrong", Some(&stored)));
         assert!(!hasher.verify_client_secret("client-a", secret.expose().as_bytes(), None));
+    }
+
+    #[test]
+    fn refresh_token_hashes_are_keyed_and_over_long_values_are_not_hashed() {
+        let hasher = SecretHasher::new(&[7; 32]);
+        let token = PlainSecret::generate();
+        let issued = hasher.hash_refresh_token(&token);
+        assert_eq!(
+            hasher.hash_presented_refresh_token(token.expose()),
+            Some(issued.clone())
+        );
+        assert_ne!(
+            SecretHasher::new(&[8; 32]).hash_refresh_token(&token),
+            issued
+        );
+        let longest = "x".repeat(MAX_PRESENTED_SECRET_LENGTH);
+        assert!(hasher.hash_presented_refresh_token(&longest).is_some());
+        assert_eq!(
+            hasher.hash_presented_refresh_token(&format!("{longest}x")),
+            None
+        );
+        assert_eq!(format!("{issued:?}"), "SecretHash(<redacted>)");
+    }
+
+    #[test]
+    fn an_access_token_hash_matches_only_its_exact_string() {
+        let hasher = SecretHasher::new(&[7; 32]);
+        let stored = hasher.hash_access_token("header.claims.signature");
+        assert!(hasher.access_token_matches("header.claims.signature", &stored));
+        assert!(!hasher.access_token_matches("header.claims.signaturf", &stored));
+        assert!(!hasher.access_token_matches("x", &SecretHash::from_stored("%%%".into())));
     }
 
     #[test]

@@ -1,0 +1,354 @@
+//! A token's row together with what its validity depends on (its tenant, client and user),
+//! read in one indexed query, for the bearer-token guard, introspection and revocation.
+//! These reads only gather: `domain::Standing` and `oauth::bearer` decide.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::family::{RefreshToken, RefreshTokenRow};
+use crate::db::models::client::{ClientRow, ClientWithTenant};
+use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
+use crate::db::{load_unique, DbConnection, DbError};
+use crate::domain::{
+    ClientId, ClientStanding, Standing, TenantId, TenantStatus, TokenId, TokenKind, UserId,
+    UserStanding,
+};
+use crate::secrets::{AccessTokenHash, RefreshTokenHash, SecretHash};
+
+/// An access token's row joined with everything its validity depends on: its tenant,
+/// its client and its user. One indexed query by `(tenant_id, id)`; a token whose client
+/// is not in its tenant is not found at all.
+#[derive(Debug, Clone)]
+pub struct AccessTokenState {
+    pub id: TokenId,
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
+    pub kind: TokenKind,
+    pub name: Option<String>,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    /// `None` only for rows written before the hash column existed.
+    pub token_hash: Option<AccessTokenHash>,
+    pub standing: Standing,
+    /// The user's name, when the token has a user that exists in its tenant.
+    pub username: Option<String>,
+}
+
+/// The token columns of [`AccessTokenState`], in the order of
+/// [`access_token_state_columns!`].
+type AccessTokenColumns = (
+    String,
+    i64,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
+/// The token's columns, its tenant's status, its client's `revoked_at` and its user's
+/// `(username, disabled)` if the user exists in the tenant.
+type AccessTokenStateRow = (
+    AccessTokenColumns,
+    String,
+    Option<NaiveDateTime>,
+    Option<(String, bool)>,
+);
+
+/// The columns of `oauth_access_tokens` that [`AccessTokenState`] reads, in its order.
+macro_rules! access_token_state_columns {
+    () => {
+        (
+            oauth_access_tokens::id,
+            oauth_access_tokens::tenant_id,
+            oauth_access_tokens::client_id,
+            oauth_access_tokens::user_id,
+            oauth_access_tokens::kind,
+            oauth_access_tokens::name,
+            oauth_access_tokens::scopes,
+            oauth_access_tokens::created_at,
+            oauth_access_tokens::expires_at,
+            oauth_access_tokens::revoked_at,
+            oauth_access_tokens::token_hash,
+        )
+    };
+}
+
+/// The standing read by a join: the tenant's stored status, the client's `revoked_at`,
+/// and the user's `disabled` flag if it exists in the tenant.
+fn standing_of(
+    tenant_status: &str,
+    client_revoked_at: Option<NaiveDateTime>,
+    has_user: bool,
+    user: Option<&(String, bool)>,
+) -> Result<Standing, DbError> {
+    Ok(Standing {
+        tenant: tenant_status
+            .parse::<TenantStatus>()
+            .map_err(|_| DbError::corrupt("tenant status"))?,
+        client: ClientStanding::of(client_revoked_at.is_some()),
+        user: UserStanding::of(has_user, user.map(|(_, disabled)| *disabled)),
+    })
+}
+
+impl AccessTokenState {
+    pub fn find(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        jti: &TokenId,
+    ) -> Result<Option<AccessTokenState>, DbError> {
+        let row: Option<AccessTokenStateRow> = load_unique(
+            oauth_access_tokens::table
+                .inner_join(tenants::table.on(tenants::id.eq(oauth_access_tokens::tenant_id)))
+                .inner_join(
+                    oauth_clients::table.on(oauth_clients::tenant_id
+                        .eq(oauth_access_tokens::tenant_id)
+                        .and(oauth_clients::id.eq(oauth_access_tokens::client_id))),
+                )
+                .left_join(
+                    users::table.on(users::tenant_id
+                        .eq(oauth_access_tokens::tenant_id)
+                        .and(users::id.nullable().eq(oauth_access_tokens::user_id))),
+                )
+                .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_access_tokens::id.eq(jti.as_str()))
+                .select((
+                    access_token_state_columns!(),
+                    tenants::status,
+                    oauth_clients::revoked_at,
+                    (users::username, users::disabled).nullable(),
+                )),
+            conn,
+        )?;
+        row.map(Self::from_row).transpose()
+    }
+
+    /// The client `caller_id` with its tenant's status (what client authentication reads)
+    /// and, in the same query, the state of the access token `(tenant_id, jti)`, as
+    /// [`AccessTokenState::find`] reads it: introspection's two reads in one round trip.
+    /// `None` when there is no such client; `Some((client, None))` when there is no such
+    /// token.
+    pub fn find_with_caller(
+        conn: &mut DbConnection,
+        caller_id: &ClientId,
+        tenant_id: TenantId,
+        jti: &TokenId,
+    ) -> Result<Option<(ClientWithTenant, Option<AccessTokenState>)>, DbError> {
+        let (token_tenants, token_clients) =
+            diesel::alias!(tenants as token_tenants, oauth_clients as token_clients);
+        let row = load_unique(
+            oauth_clients::table
+                .inner_join(tenants::table.on(tenants::id.eq(oauth_clients::tenant_id)))
+                .left_join(
+                    oauth_access_tokens::table.on(oauth_access_tokens::tenant_id
+                        .eq(tenant_id.get())
+                        // Owned: a bound value in a join's ON clause must be 'static.
+                        .and(oauth_access_tokens::id.eq(jti.as_str().to_owned()))),
+                )
+                .left_join(
+                    token_tenants.on(token_tenants
+                        .field(tenants::id)
+                        .eq(oauth_access_tokens::tenant_id)),
+                )
+                .left_join(
+                    token_clients.on(token_clients
+                        .field(oauth_clients::tenant_id)
+                        .eq(oauth_access_tokens::tenant_id)
+                        .and(
+                            token_clients
+                                .field(oauth_clients::id)
+                                .eq(oauth_access_tokens::client_id),
+                        )),
+                )
+                .left_join(
+                    users::table.on(users::tenant_id
+                        .eq(oauth_access_tokens::tenant_id)
+                        .and(users::id.nullable().eq(oauth_access_tokens::user_id))),
+                )
+                .filter(oauth_clients::id.eq(caller_id.as_str()))
+                .select((
+                    ClientRow::as_select(),
+                    tenants::status,
+                    access_token_state_columns!().nullable(),
+                    token_tenants.field(tenants::status).nullable(),
+                    (
+                        token_clients.field(oauth_clients::id),
+                        token_clients.field(oauth_clients::revoked_at),
+                    )
+                        .nullable(),
+                    (users::username, users::disabled).nullable(),
+                )),
+            conn,
+        )?;
+        #[allow(clippy::type_complexity)]
+        let Some((caller, caller_tenant_status, token, token_tenant_status, token_client, user)): Option<(
+            ClientRow,
+            String,
+            Option<AccessTokenColumns>,
+            Option<String>,
+            Option<(String, Option<NaiveDateTime>)>,
+            Option<(String, bool)>,
+        )> = row
+        else {
+            return Ok(None);
+        };
+        let caller = ClientWithTenant::from_row((caller, caller_tenant_status))?;
+        // Like `find`'s inner joins: a token without its tenant or client is no token.
+        let state = match (token, token_tenant_status, token_client) {
+            (Some(token), Some(status), Some((_, client_revoked_at))) => {
+                Some(Self::from_row((token, status, client_revoked_at, user))?)
+            }
+            _ => None,
+        };
+        Ok(Some((caller, state)))
+    }
+
+    fn from_row(
+        (token, tenant_status, client_revoked_at, user): AccessTokenStateRow,
+    ) -> Result<AccessTokenState, DbError> {
+        let (
+            id,
+            tenant_id,
+            client_id,
+            user_id,
+            kind,
+            name,
+            scopes,
+            created_at,
+            expires_at,
+            revoked_at,
+            token_hash,
+        ) = token;
+        let standing = standing_of(
+            &tenant_status,
+            client_revoked_at,
+            user_id.is_some(),
+            user.as_ref(),
+        )?;
+        Ok(AccessTokenState {
+            id: id.try_into().map_err(|_| DbError::corrupt("token id"))?,
+            tenant_id: TenantId::new(tenant_id),
+            client_id: client_id
+                .try_into()
+                .map_err(|_| DbError::corrupt("client id"))?,
+            user_id: user_id.map(UserId::new),
+            kind: kind.parse().map_err(|_| DbError::corrupt("token kind"))?,
+            name,
+            scopes,
+            created_at,
+            expires_at,
+            revoked_at,
+            token_hash: token_hash.map(SecretHash::from_stored),
+            standing,
+            username: user.map(|(username, _)| username),
+        })
+    }
+}
+
+/// A refresh token's row joined with what its validity depends on (its tenant, client and
+/// user), found by the hash of its value: one indexed query.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenState {
+    pub token: RefreshToken,
+    pub standing: Standing,
+    /// The user's name, when the token has a user that exists in its tenant.
+    pub username: Option<String>,
+}
+
+type RefreshTokenStateRow = (
+    RefreshTokenRow,
+    String,
+    Option<NaiveDateTime>,
+    Option<(String, bool)>,
+);
+
+impl RefreshTokenState {
+    pub fn find_by_hash(
+        conn: &mut DbConnection,
+        token_hash: &RefreshTokenHash,
+    ) -> Result<Option<RefreshTokenState>, DbError> {
+        let row: Option<RefreshTokenStateRow> = load_unique(
+            oauth_refresh_tokens::table
+                .inner_join(tenants::table.on(tenants::id.eq(oauth_refresh_tokens::tenant_id)))
+                .inner_join(
+                    oauth_clients::table.on(oauth_clients::tenant_id
+                        .eq(oauth_refresh_tokens::tenant_id)
+                        .and(oauth_clients::id.eq(oauth_refresh_tokens::client_id))),
+                )
+                .left_join(
+                    users::table.on(users::tenant_id
+                        .eq(oauth_refresh_tokens::tenant_id)
+                        .and(users::id.nullable().eq(oauth_refresh_tokens::user_id))),
+                )
+                .filter(oauth_refresh_tokens::token_hash.eq(token_hash.as_str()))
+                .select((
+                    RefreshTokenRow::as_select(),
+                    tenants::status,
+                    oauth_clients::revoked_at,
+                    (users::username, users::disabled).nullable(),
+                )),
+            conn,
+        )?;
+        row.map(|(token, status, client_revoked_at, user)| {
+            let token = RefreshToken::try_from(token)?;
+            Ok(RefreshTokenState {
+                standing: standing_of(
+                    &status,
+                    client_revoked_at,
+                    token.user_id.is_some(),
+                    user.as_ref(),
+                )?,
+                token,
+                username: user.map(|(username, _)| username),
+            })
+        })
+        .transpose()
+    }
+}
+
+/// Who an access token belongs to, for revocation's ownership check (any state).
+#[derive(Debug, Clone)]
+pub struct AccessTokenOwner {
+    pub id: TokenId,
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub token_hash: Option<AccessTokenHash>,
+}
+
+impl AccessTokenOwner {
+    pub fn find(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        jti: &TokenId,
+    ) -> Result<Option<AccessTokenOwner>, DbError> {
+        let row: Option<(String, String, Option<String>)> = load_unique(
+            oauth_access_tokens::table
+                .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+                .filter(oauth_access_tokens::id.eq(jti.as_str()))
+                .select((
+                    oauth_access_tokens::id,
+                    oauth_access_tokens::client_id,
+                    oauth_access_tokens::token_hash,
+                )),
+            conn,
+        )?;
+        row.map(|(id, client_id, token_hash)| {
+            Ok(AccessTokenOwner {
+                id: id.try_into().map_err(|_| DbError::corrupt("token id"))?,
+                tenant_id,
+                client_id: client_id
+                    .try_into()
+                    .map_err(|_| DbError::corrupt("client id"))?,
+                token_hash: token_hash.map(SecretHash::from_stored),
+            })
+        })
+        .transpose()
+    }
+}

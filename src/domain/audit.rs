@@ -1,0 +1,79 @@
+//! Who changed what: the actor and the action of an audit event.
+
+use std::fmt;
+
+use super::{ClientId, UserId};
+
+/// Who made a change: the command line, or the client or user whose token called the
+/// admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Cli,
+    Client(ClientId),
+    User(UserId),
+}
+
+impl fmt::Display for Actor {
+    /// How the audit trail names the actor: `cli`, `client:<id>` or `user:<id>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cli => f.write_str("cli"),
+            Self::Client(id) => write!(f, "client:{id}"),
+            Self::User(id) => write!(f, "user:{id}"),
+        }
+    }
+}
+
+/// Every change an audit event can record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    TenantCreate,
+    TenantSuspend,
+    TenantActivate,
+    TenantDelete,
+    TenantErase,
+    ClientCreate,
+    ClientDelete,
+    ClientSecretRotate,
+    TokensRevoke,
+    UserCreate,
+    UserPassword,
+    UserDisable,
+    UserDelete,
+}
+
+impl AuditAction {
+    /// The stored name, e.g. `tenant.delete` (the admin API shows it as is).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TenantCreate => "tenant.create",
+            Self::TenantSuspend => "tenant.suspend",
+            Self::TenantActivate => "tenant.activate",
+            Self::TenantDelete => "tenant.delete",
+            Self::TenantErase => "tenant.erase",
+            Self::ClientCreate => "client.create",
+            Self::ClientDelete => "client.delete",
+            Self::ClientSecretRotate => "client.secret.rotate",
+            Self::TokensRevoke => "tokens.revoke",
+            Self::UserCreate => "user.create",
+            Self::UserPassword => "user.password",
+            Self::UserDisable => "user.disable",
+            Self::UserDelete => "user.delete",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_are_named_as_the_audit_trail_shows_them() {
+        assert_eq!(Actor::Cli.to_string(), "cli");
+        assert_eq!(
+            Actor::Client("abc".parse().unwrap()).to_string(),
+            "client:abc"
+        );
+        assert_eq!(Actor::User(UserId::new(7)).to_string(), "user:7");
+    }
+}

@@ -1,0 +1,200 @@
+//! `/admin/tenants` and `/admin/tenants/{id}`: tenants as a whole, and their audit trail.
+
+use actix_web::{web, HttpResponse};
+
+use super::{
+    next_cursor, ConflictError, Limit, PlatformAdmin, PlatformErrors, TenantAdmin, TenantErrors,
+};
+use crate::domain::{now, Name, Slug, TenantId};
+use crate::routes::errors::AppError;
+use crate::routes::json::JsonObject;
+use crate::routes::views::{
+    AuditEventPage, AuditEventView, DeletionReceiptView, TenantPage, TenantView,
+};
+use crate::routes::AppState;
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct CreateTenant {
+    slug: String,
+    name: String,
+}
+
+/// `?limit=&after=` of the tenant listing.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantListing {
+    #[param(value_type = Option<i64>)]
+    #[serde(default)]
+    limit: Limit,
+    #[param(value_type = Option<i64>)]
+    after: Option<TenantId>,
+}
+
+/// `?limit=&before=` of the audit trail (newest first).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditListing {
+    #[param(value_type = Option<i64>)]
+    #[serde(default)]
+    limit: Limit,
+    before: Option<i64>,
+}
+
+/// `POST /admin/tenants` (platform): 201 with the tenant.
+#[utoipa::path(
+    post,
+    path = "/admin/tenants",
+    tag = "admin",
+    request_body = CreateTenant,
+    responses((status = 201, description = "the tenant (platform admins only)", body = TenantView), PlatformErrors, ConflictError),
+    security(("bearer" = []))
+)]
+pub async fn create_tenant(
+    admin: PlatformAdmin,
+    JsonObject(body): JsonObject<CreateTenant>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let slug: Slug = body.slug.parse().map_err(|_| {
+        AppError::invalid_request("a slug is 3 to 63 lowercase letters, digits or '-'")
+    })?;
+    let name: Name = body
+        .name
+        .parse()
+        .map_err(|_| AppError::invalid_request("a name is 1 to 255 characters"))?;
+    let tenant = state
+        .lifecycle
+        .create_tenant(admin.actor, slug, name, now())
+        .await?;
+    Ok(HttpResponse::Created().json(TenantView::from(&tenant)))
+}
+
+/// `GET /admin/tenants` (platform): tenants in id order, `?limit=&after=`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants",
+    tag = "admin",
+    params(TenantListing),
+    responses((status = 200, description = "tenants in id order", body = TenantPage), PlatformErrors),
+    security(("bearer" = []))
+)]
+pub async fn list_tenants(
+    _admin: PlatformAdmin,
+    listing: web::Query<TenantListing>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let limit = listing.limit.get()?;
+    let tenants = state.lifecycle.list_tenants(listing.after, limit).await?;
+    Ok(HttpResponse::Ok().json(TenantPage {
+        next: next_cursor(&tenants, limit, |tenant| tenant.id.get()),
+        items: tenants.iter().map(TenantView::from).collect(),
+    }))
+}
+
+/// `GET /admin/tenants/{id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, body = TenantView), TenantErrors),
+    security(("bearer" = []))
+)]
+pub async fn get_tenant(
+    admin: TenantAdmin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = state
+        .lifecycle
+        .find_tenant(admin.tenant_id)
+        .await?
+        .ok_or(AppError::not_found("no such tenant"))?;
+    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
+}
+
+/// `POST /admin/tenants/{id}/suspend` (platform).
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/suspend",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, description = "the tenant, suspended: its tokens introspect inactive until activated", body = TenantView), TenantErrors),
+    security(("bearer" = []))
+)]
+pub async fn suspend_tenant(
+    admin: PlatformAdmin,
+    id: web::Path<TenantId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = state
+        .lifecycle
+        .suspend_tenant(admin.actor, id.into_inner(), now())
+        .await?;
+    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
+}
+
+/// `POST /admin/tenants/{id}/activate` (platform).
+#[utoipa::path(
+    post,
+    path = "/admin/tenants/{id}/activate",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, body = TenantView), TenantErrors),
+    security(("bearer" = []))
+)]
+pub async fn activate_tenant(
+    admin: PlatformAdmin,
+    id: web::Path<TenantId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = state
+        .lifecycle
+        .activate_tenant(admin.actor, id.into_inner(), now())
+        .await?;
+    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
+}
+
+/// `DELETE /admin/tenants/{id}` (platform): the deletion receipt.
+#[utoipa::path(
+    delete,
+    path = "/admin/tenants/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    responses((status = 200, description = "deletion receipt: every token and client of the tenant revoked, in one transaction", body = DeletionReceiptView), TenantErrors),
+    security(("bearer" = []))
+)]
+pub async fn delete_tenant(
+    admin: PlatformAdmin,
+    id: web::Path<TenantId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let receipt = state
+        .lifecycle
+        .delete_tenant(admin.actor, id.into_inner(), now())
+        .await?;
+    Ok(HttpResponse::Ok().json(DeletionReceiptView::from(&receipt)))
+}
+
+/// `GET /admin/tenants/{id}/audit-events`: newest first, `?limit=&before=`.
+#[utoipa::path(
+    get,
+    path = "/admin/tenants/{id}/audit-events",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id"), AuditListing),
+    responses((status = 200, description = "newest first", body = AuditEventPage), TenantErrors),
+    security(("bearer" = []))
+)]
+pub async fn list_audit_events(
+    admin: TenantAdmin,
+    listing: web::Query<AuditListing>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let limit = listing.limit.get()?;
+    let events = state
+        .lifecycle
+        .list_audit_events(admin.tenant_id, listing.before, limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(AuditEventPage {
+        next: next_cursor(&events, limit, |event| event.id),
+        items: events.iter().map(AuditEventView::from).collect(),
+    }))
+}

@@ -1,0 +1,263 @@
+//! The good-standing rule has one home (`domain::Standing`), and one copy in SQL for speed:
+//! PostgreSQL's one-statement issuance. These tests check, on both backends and for every
+//! combination of tenant status, client state and user state, that storage reads the
+//! standing the rule is given, and that the issuing statement stores a token exactly when
+//! the rule says it may.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tenauth::db::models::client::{revoke_clients, NewClient};
+use tenauth::db::models::tenant::{NewTenant, Tenant};
+use tenauth::db::models::token::issue::load_standing;
+use tenauth::db::models::token::{AccessTokenState, NewAccessToken, NewRefreshToken, NewTokens};
+use tenauth::db::models::user::{NewUser, User};
+use tenauth::db::{Database, DbConnection, DbError};
+use tenauth::domain::{
+    now, ClientId, ClientStanding, FamilyId, GrantType, Standing, TenantId, TenantStatus, TokenId,
+    TokenKind, UserId, UserStanding,
+};
+use tenauth::secrets::SecretHasher;
+
+/// One tenant of a given status, with a client and users in every state.
+struct Arranged {
+    tenant_id: TenantId,
+    status: TenantStatus,
+    active_client: ClientId,
+    revoked_client: ClientId,
+    enabled_user: UserId,
+    disabled_user: UserId,
+    deleted_user: UserId,
+}
+
+/// A client and a user of another (active) tenant.
+struct Foreign {
+    client: ClientId,
+    user: UserId,
+}
+
+fn new_tenant(conn: &mut DbConnection, slug: &str) -> Result<TenantId, DbError> {
+    NewTenant {
+        slug,
+        name: slug,
+        now: now(),
+    }
+    .insert(conn)
+}
+
+fn new_client(conn: &mut DbConnection, tenant_id: TenantId) -> Result<ClientId, DbError> {
+    let id = ClientId::generate();
+    NewClient {
+        id: &id,
+        tenant_id,
+        name: "client",
+        secret_hash: None,
+        grant_types: &BTreeSet::from([GrantType::Password]),
+        scopes: &"read".parse().unwrap(),
+        personal_access: false,
+        now: now(),
+    }
+    .insert(conn)?;
+    Ok(id)
+}
+
+fn new_user(conn: &mut DbConnection, tenant_id: TenantId, name: &str) -> Result<UserId, DbError> {
+    NewUser {
+        tenant_id,
+        username: &name.parse().unwrap(),
+        password_hash: "not-a-password-hash",
+        now: now(),
+    }
+    .insert(conn)
+}
+
+fn arrange(database: &Database, status: TenantStatus) -> Arranged {
+    database
+        .write(move |conn| {
+            let tenant_id = new_tenant(conn, &format!("tenant-{}", status.as_str()))?;
+            let arranged = Arranged {
+                tenant_id,
+                status,
+                active_client: new_client(conn, tenant_id)?,
+                revoked_client: new_client(conn, tenant_id)?,
+                enabled_user: new_user(conn, tenant_id, "enabled")?,
+                disabled_user: new_user(conn, tenant_id, "disabled")?,
+                deleted_user: new_user(conn, tenant_id, "deleted")?,
+            };
+            revoke_clients(conn, tenant_id, Some(&arranged.revoked_client), now())?;
+            User::disable(conn, tenant_id, arranged.disabled_user, now())?;
+            User::mark_deleted(conn, tenant_id, arranged.deleted_user, now())?;
+            if status != TenantStatus::Active {
+                Tenant::set_status(conn, tenant_id, status, now())?;
+            }
+            Ok::<_, DbError>(arranged)
+        })
+        .unwrap()
+}
+
+/// Every combination for one tenant: (client, its standing or none for another tenant's
+/// client) × (user, its standing), with a name for the failure message.
+fn combinations(
+    arranged: &Arranged,
+    foreign: &Foreign,
+) -> Vec<(String, ClientId, Option<UserId>, Option<Standing>)> {
+    let clients = [
+        (
+            "active client",
+            &arranged.active_client,
+            Some(ClientStanding::Active),
+        ),
+        (
+            "revoked client",
+            &arranged.revoked_client,
+            Some(ClientStanding::Revoked),
+        ),
+        ("another tenant's client", &foreign.client, None),
+    ];
+    let users = [
+        ("no user", None, UserStanding::NoUser),
+        (
+            "enabled user",
+            Some(arranged.enabled_user),
+            UserStanding::Enabled,
+        ),
+        (
+            "disabled user",
+            Some(arranged.disabled_user),
+            UserStanding::Disabled,
+        ),
+        (
+            "deleted user",
+            Some(arranged.deleted_user),
+            UserStanding::Disabled,
+        ),
+        (
+            "unknown user",
+            Some(UserId::new(987_654)),
+            UserStanding::Missing,
+        ),
+        (
+            "another tenant's user",
+            Some(foreign.user),
+            UserStanding::Missing,
+        ),
+    ];
+    let mut combinations = Vec::new();
+    for (client_name, client_id, client) in &clients {
+        for (user_name, user_id, user) in &users {
+            let standing = client.map(|client| Standing {
+                tenant: arranged.status,
+                client,
+                user: *user,
+            });
+            combinations.push((
+                format!(
+                    "{} tenant, {client_name}, {user_name}",
+                    arranged.status.as_str()
+                ),
+                (*client_id).clone(),
+                *user_id,
+                standing,
+            ));
+        }
+    }
+    combinations
+}
+
+both_backends! {
+    async fn issuance_sql_agrees_with_the_standing_rule(db) {
+        let database = db.connect();
+        database.migrate().unwrap();
+        let foreign = database
+            .write(|conn| {
+                let other = new_tenant(conn, "other")?;
+                Ok::<_, DbError>(Foreign { client: new_client(conn, other)?, user: new_user(conn, other, "stranger")? })
+            })
+            .unwrap();
+        let hasher = SecretHasher::new(&[0; 32]);
+        let mut checked = 0;
+        let mut stored = 0;
+        for status in [TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Deleted] {
+            let arranged = arrange(&database, status);
+            for (case, client_id, user_id, expected) in combinations(&arranged, &foreign) {
+                let tenant_id = arranged.tenant_id;
+                let permitted = Standing::refusal_of(expected.as_ref()).is_none();
+
+                // Storage reads the standing the rule is given.
+                let (client, read_client) = (client_id.clone(), client_id.clone());
+                let read = database.read(move |conn| load_standing(conn, tenant_id, &read_client, user_id)).unwrap();
+                assert_eq!(read, expected, "{case}: the standing read");
+
+                // The issuing statement (SQL on PostgreSQL, the rule on SQLite) agrees.
+                let jti = TokenId::generate();
+                let (access_hash, refresh_hash) = (hasher.hash_access_token(jti.as_str()), hasher.hash_presented_refresh_token(jti.as_str()).unwrap());
+                let (refresh_id, family_id) = (TokenId::generate(), FamilyId::generate());
+                let issued = database
+                    .write_single_statement(move |conn| {
+                        let created_at = now();
+                        NewTokens {
+                            access: NewAccessToken {
+                                id: &jti, tenant_id, client_id: &client, user_id, kind: TokenKind::Password, name: None,
+                                scopes: "read", created_at, expires_at: created_at + Duration::from_secs(60), token_hash: &access_hash,
+                            },
+                            refresh: Some(NewRefreshToken {
+                                id: &refresh_id, token_hash: &refresh_hash, tenant_id, client_id: &client, user_id,
+                                access_token_id: &jti, family_id: &family_id, scopes: "read", created_at,
+                                expires_at: created_at + Duration::from_secs(600),
+                            }),
+                        }
+                        .insert_if_permitted(conn)
+                        .map(|stored| (stored, jti))
+                    })
+                    .unwrap();
+                assert_eq!(issued.0, permitted, "{case}: issued");
+                checked += 1;
+
+                // And a stored token is judged by the same rule when it is read back.
+                if issued.0 {
+                    stored += 1;
+                    let jti = issued.1;
+                    let state = database.read(move |conn| AccessTokenState::find(conn, tenant_id, &jti)).unwrap().expect("stored");
+                    assert_eq!(state.standing.refusal(), None, "{case}: read back");
+                }
+            }
+        }
+        assert_eq!(checked, 3 * 3 * 6, "every combination");
+        assert_eq!(stored, 2, "only an active tenant's active client, with no user or an enabled one");
+    }
+
+    async fn a_stored_token_stands_or_falls_with_its_tenant_client_and_user(db) {
+        let database = db.connect();
+        database.migrate().unwrap();
+        let arranged = arrange(&database, TenantStatus::Active);
+        let hasher = SecretHasher::new(&[0; 32]);
+        let tenant_id = arranged.tenant_id;
+        // Tokens written directly (as if issued before the change), one per client and user.
+        let mut tokens = Vec::new();
+        for (client_id, client) in [(&arranged.active_client, ClientStanding::Active), (&arranged.revoked_client, ClientStanding::Revoked)] {
+            for (user_id, user) in [(None, UserStanding::NoUser), (Some(arranged.enabled_user), UserStanding::Enabled), (Some(arranged.disabled_user), UserStanding::Disabled), (Some(arranged.deleted_user), UserStanding::Disabled)] {
+                let (jti, client_id) = (TokenId::generate(), client_id.clone());
+                let (insert_jti, hash) = (jti.clone(), hasher.hash_access_token(jti.as_str()));
+                database.write(move |conn| {
+                    let created_at = now();
+                    NewAccessToken {
+                        id: &insert_jti, tenant_id, client_id: &client_id, user_id, kind: TokenKind::Password, name: None,
+                        scopes: "read", created_at, expires_at: created_at + Duration::from_secs(60), token_hash: &hash,
+                    }
+                    .insert(conn)
+                }).unwrap();
+                tokens.push((jti, Standing { tenant: TenantStatus::Active, client, user }));
+            }
+        }
+        for status in [TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Deleted] {
+            database.write(move |conn| Tenant::set_status(conn, tenant_id, status, now())).unwrap();
+            for (jti, standing) in &tokens {
+                let expected = Standing { tenant: status, ..*standing };
+                let jti = jti.clone();
+                let state = database.read(move |conn| AccessTokenState::find(conn, tenant_id, &jti)).unwrap().expect("stored");
+                assert_eq!(state.standing, expected);
+                assert_eq!(state.standing.refusal(), expected.refusal(), "{expected:?}");
+            }
+        }
+    }
+}

@@ -92,6 +92,12 @@ impl DbError {
     }
 }
 
+/// Parses a stored column value into its domain type; one that does not parse is
+/// [`DbError::corrupt`].
+pub(crate) fn parse_column<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, DbError> {
+    value.parse().map_err(|_| DbError::corrupt(what))
+}
+
 impl DbError {
     /// A stored value that does not parse into its type: a foreign writer or a newer schema
     /// (the schema's CHECK constraints keep tenauth's own writes well-formed).

@@ -47,5 +47,6 @@ mod writer;
 
 pub use connection::DbConnection;
 pub use database::{blocking, Backend, Database, PoolState};
+pub(crate) use error::parse_column;
 pub use error::DbError;
 pub(crate) use prepared::{load_unique, Prepared};

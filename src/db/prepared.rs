@@ -8,7 +8,7 @@ use diesel::{Connection, RunQueryDsl};
 /// Loads the row a lookup by a unique key finds, if any: `.first(conn).optional()`
 /// without the `LIMIT ?` that `first` adds. SQLite (3.45+, built with STAT4 as the bundled
 /// library is) peeks at a bound LIMIT while planning, so every re-bind expired the cached
-/// statement and each lookup was parsed and planned again: 11 µs instead of 2 µs.
+/// statement and each lookup was parsed and planned again (BENCHMARKS.md, "What bounds each figure").
 pub(crate) fn load_unique<'query, Q, C, T>(query: Q, conn: &mut C) -> QueryResult<Option<T>>
 where
     C: Connection,
@@ -21,7 +21,8 @@ where
 /// text, where diesel would prepare it afresh on every execution: every `UPDATE`, every
 /// `sql_query` and (on PostgreSQL) every insert with an optional value, because such
 /// queries *may* take unboundedly many shapes. Re-preparing means PostgreSQL parses and
-/// plans the statement each time — a fifth of its CPU on the token paths, measured. Wrap
+/// plans the statement each time, a large share of its CPU on the token paths
+/// (BENCHMARKS.md, third session). Wrap
 /// only queries of a few fixed shapes: the cache keeps one statement per shape and
 /// connection.
 #[derive(Debug, Clone, Copy)]

@@ -8,8 +8,7 @@
 //! connection pool's size only slept on its checkout. Here a fixed set of threads, one
 //! per reader connection, takes jobs from one queue: a thread that finishes a job picks
 //! up the next without sleeping while the queue is non-empty, and none ever waits for a
-//! connection. Measured under introspection load on SQLite: +15% requests/s and p99
-//! 2.3 → 1.3 ms (BENCHMARKS.md).
+//! connection (the gain is measured in BENCHMARKS.md, second session).
 //!
 //! Only reads run here. Work that writes or hashes passwords stays on tokio's blocking
 //! pool ([`super::blocking`]), so a burst of logins cannot hold up introspection.

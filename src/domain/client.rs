@@ -1,3 +1,5 @@
+//! What a client may do: the grant types tenauth implements.
+
 use std::str::FromStr;
 
 use super::tenant::UnknownVariant;

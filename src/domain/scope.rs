@@ -1,3 +1,5 @@
+//! Scopes (RFC 6749 §3.3) and the scopes that mean something to tenauth itself.
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;

@@ -1,3 +1,5 @@
+//! Secrets in plaintext: generated from the system CSPRNG, shown once, never printed.
+
 use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,3 +1,5 @@
+//! Where a tenant is in its lifecycle, and the error of a stored value naming no variant.
+
 use std::str::FromStr;
 
 /// Where a tenant is in its lifecycle. Only an active tenant's tokens are valid.

@@ -1,3 +1,5 @@
+//! What a token is: its kind, its subject, and what a revocation covers.
+
 use std::str::FromStr;
 
 use super::tenant::UnknownVariant;

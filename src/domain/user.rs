@@ -1,3 +1,6 @@
+//! A user's credentials as received: the username (case-insensitive) and the password
+//! (plaintext, hashed at once, never stored or logged).
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -123,40 +123,29 @@ impl Lifecycle {
             .await?)
     }
 
-    /// Suspends the tenant (idempotent). The platform tenant cannot be suspended.
-    pub async fn suspend_tenant(
-        &self,
-        actor: Actor,
-        id: TenantId,
-        now: NaiveDateTime,
-    ) -> Result<Tenant, LifecycleError> {
-        if id.is_platform() {
-            return Err(LifecycleError::Invalid(
-                "the platform tenant cannot be suspended",
-            ));
-        }
-        self.change_status(actor, id, TenantStatus::Suspended, now)
-            .await
-    }
-
-    /// Activates a suspended tenant (idempotent).
-    pub async fn activate_tenant(
-        &self,
-        actor: Actor,
-        id: TenantId,
-        now: NaiveDateTime,
-    ) -> Result<Tenant, LifecycleError> {
-        self.change_status(actor, id, TenantStatus::Active, now)
-            .await
-    }
-
-    async fn change_status(
+    /// Suspends (`TenantStatus::Suspended`) or activates (`TenantStatus::Active`) the
+    /// tenant; idempotent. The platform tenant cannot be suspended; deletion is
+    /// [`Lifecycle::delete_tenant`].
+    pub async fn set_tenant_status(
         &self,
         actor: Actor,
         id: TenantId,
         status: TenantStatus,
         now: NaiveDateTime,
     ) -> Result<Tenant, LifecycleError> {
+        match status {
+            TenantStatus::Suspended if id.is_platform() => {
+                return Err(LifecycleError::Invalid(
+                    "the platform tenant cannot be suspended",
+                ))
+            }
+            TenantStatus::Deleted => {
+                return Err(LifecycleError::Invalid(
+                    "a tenant is deleted with its own call",
+                ))
+            }
+            TenantStatus::Active | TenantStatus::Suspended => {}
+        }
         self.db
             .write_async(move |conn| {
                 let tenant = lock_live_tenant(conn, id, TenantLock::Tenant)?;

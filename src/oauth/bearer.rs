@@ -107,7 +107,7 @@ impl OAuthServer {
     }
 
     /// Whether `token` is exactly an access token we issued, given the hash stored with
-    /// its row: a keyed hash match (~1 µs, constant-time) stands in for the signature
+    /// its row: a keyed hash match (one HMAC, constant-time) stands in for the signature
     /// check; rows from before the hash column fall back to verifying the signature. The
     /// one such check, for validation, introspection and revocation alike.
     pub fn is_issued_access_token(&self, token: &str, stored: Option<&AccessTokenHash>) -> bool {

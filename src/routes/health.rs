@@ -1,3 +1,5 @@
+//! Probes: `/healthz` (liveness) and `/readyz` (readiness).
+
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 

@@ -1,3 +1,5 @@
+//! `/oauth/me`: the smallest protected resource.
+
 use actix_web::HttpResponse;
 
 use super::bearer::Bearer;

@@ -1,3 +1,7 @@
+//! The OAuth endpoints: `/oauth/token` (RFC 6749), `/oauth/introspect` (RFC 7662) and
+//! `/oauth/revoke` (RFC 7009). Each parses the form and the client's credentials and awaits
+//! the protocol layer.
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -1,3 +1,5 @@
+//! Discovery: the JWKS (RFC 7517), the RFC 8414 metadata, and the `/docs` page.
+
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 

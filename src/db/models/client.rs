@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{oauth_clients, tenants};
-use crate::db::{load_unique, DbConnection, DbError};
+use crate::db::{load_unique, parse_column, DbConnection, DbError};
 use crate::domain::{
     ClientId, ClientStanding, GrantType, Scope, Standing, TenantId, TenantStatus, UserStanding,
 };
@@ -54,15 +54,12 @@ impl TryFrom<ClientRow> for Client {
             .collect::<Result<_, _>>()
             .map_err(|_| DbError::corrupt("grant types"))?;
         Ok(Self {
-            id: row.id.parse().map_err(|_| DbError::corrupt("client id"))?,
+            id: parse_column(&row.id, "client id")?,
             tenant_id: TenantId::new(row.tenant_id),
             name: row.name,
             secret_hash: row.secret_hash.map(SecretHash::from_stored),
             grant_types,
-            scopes: row
-                .scopes
-                .parse()
-                .map_err(|_| DbError::corrupt("client scopes"))?,
+            scopes: parse_column(&row.scopes, "client scopes")?,
             personal_access: row.personal_access,
             revoked_at: row.revoked_at,
             created_at: row.created_at,
@@ -92,9 +89,7 @@ impl ClientWithTenant {
     pub(crate) fn from_row((client, status): (ClientRow, String)) -> Result<Self, DbError> {
         Ok(Self {
             client: client.try_into()?,
-            tenant_status: status
-                .parse()
-                .map_err(|_| DbError::corrupt("tenant status"))?,
+            tenant_status: parse_column(&status, "tenant status")?,
         })
     }
 }

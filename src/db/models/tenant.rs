@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::tenants;
-use crate::db::{load_unique, DbConnection, DbError};
+use crate::db::{load_unique, parse_column, DbConnection, DbError};
 use crate::domain::{TenantId, TenantStatus};
 
 /// A row of `tenants`.
@@ -39,10 +39,7 @@ impl TryFrom<TenantRow> for Tenant {
     type Error = DbError;
 
     fn try_from(row: TenantRow) -> Result<Self, DbError> {
-        let status = row
-            .status
-            .parse()
-            .map_err(|_| DbError::corrupt("tenant status"))?;
+        let status = parse_column(&row.status, "tenant status")?;
         Ok(Self {
             id: TenantId::new(row.id),
             slug: row.slug,

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use super::{
     next_cursor, ConflictError, Limit, PlatformAdmin, PlatformErrors, TenantAdmin, TenantErrors,
 };
-use crate::domain::{now, Name, Slug, TenantId};
+use crate::domain::{now, Name, Slug, TenantId, TenantStatus};
 use crate::routes::errors::AppError;
 use crate::routes::json::JsonObject;
 use crate::routes::views::{
@@ -125,11 +125,7 @@ pub async fn suspend_tenant(
     id: web::Path<TenantId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = state
-        .lifecycle
-        .suspend_tenant(admin.actor, id.into_inner(), now())
-        .await?;
-    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
+    set_status(admin, id, state, TenantStatus::Suspended).await
 }
 
 /// `POST /admin/tenants/{id}/activate` (platform).
@@ -146,9 +142,18 @@ pub async fn activate_tenant(
     id: web::Path<TenantId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    set_status(admin, id, state, TenantStatus::Active).await
+}
+
+async fn set_status(
+    admin: PlatformAdmin,
+    id: web::Path<TenantId>,
+    state: web::Data<AppState>,
+    status: TenantStatus,
+) -> Result<HttpResponse, AppError> {
     let tenant = state
         .lifecycle
-        .activate_tenant(admin.actor, id.into_inner(), now())
+        .set_tenant_status(admin.actor, id.into_inner(), status, now())
         .await?;
     Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::oauth_refresh_tokens;
-use crate::db::{load_unique, DbConnection, DbError, Prepared};
+use crate::db::{load_unique, parse_column, DbConnection, DbError, Prepared};
 use crate::domain::{ClientId, FamilyId, TenantId, TokenId, UserId};
 use crate::secrets::RefreshTokenHash;
 
@@ -50,24 +50,12 @@ impl TryFrom<RefreshTokenRow> for RefreshToken {
 
     fn try_from(row: RefreshTokenRow) -> Result<Self, DbError> {
         Ok(Self {
-            id: row
-                .id
-                .try_into()
-                .map_err(|_| DbError::corrupt("token id"))?,
+            id: parse_column(&row.id, "token id")?,
             tenant_id: TenantId::new(row.tenant_id),
-            client_id: row
-                .client_id
-                .try_into()
-                .map_err(|_| DbError::corrupt("client id"))?,
+            client_id: parse_column(&row.client_id, "client id")?,
             user_id: row.user_id.map(UserId::new),
-            access_token_id: row
-                .access_token_id
-                .try_into()
-                .map_err(|_| DbError::corrupt("token id"))?,
-            family_id: row
-                .family_id
-                .try_into()
-                .map_err(|_| DbError::corrupt("family id"))?,
+            access_token_id: parse_column(&row.access_token_id, "token id")?,
+            family_id: parse_column(&row.family_id, "family id")?,
             scopes: row.scopes,
             created_at: row.created_at,
             expires_at: row.expires_at,

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
-use crate::db::{load_unique, DbConnection, DbError, Prepared};
+use crate::db::{load_unique, parse_column, DbConnection, DbError, Prepared};
 use crate::domain::standing::sql;
 use crate::domain::{
     ClientId, ClientStanding, FamilyId, Standing, TenantId, TokenId, TokenKind, UserId,
@@ -172,9 +172,7 @@ pub fn load_standing(
         }
     };
     Ok(Some(Standing {
-        tenant: status
-            .parse()
-            .map_err(|_| DbError::corrupt("tenant status"))?,
+        tenant: parse_column(&status, "tenant status")?,
         client: ClientStanding::of(client_revoked),
         user: UserStanding::of(user_id.is_some(), user_disabled),
     }))

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::oauth_access_tokens;
-use crate::db::{DbConnection, DbError};
+use crate::db::{parse_column, DbConnection, DbError};
 use crate::domain::{ClientId, TenantId, TokenId, TokenKind, UserId};
 
 /// An access token's metadata for the admin API (never its value).
@@ -40,18 +40,9 @@ impl TryFrom<AccessTokenSummaryRow> for AccessTokenSummary {
 
     fn try_from(row: AccessTokenSummaryRow) -> Result<Self, DbError> {
         Ok(Self {
-            id: row
-                .id
-                .try_into()
-                .map_err(|_| DbError::corrupt("token id"))?,
-            kind: row
-                .kind
-                .parse()
-                .map_err(|_| DbError::corrupt("token kind"))?,
-            client_id: row
-                .client_id
-                .try_into()
-                .map_err(|_| DbError::corrupt("client id"))?,
+            id: parse_column(&row.id, "token id")?,
+            kind: parse_column(&row.kind, "token kind")?,
+            client_id: parse_column(&row.client_id, "client id")?,
             user_id: row.user_id.map(UserId::new),
             name: row.name,
             scopes: row.scopes,
@@ -168,10 +159,7 @@ impl PersonalAccessToken {
             .into_iter()
             .map(|row| {
                 Ok(PersonalAccessToken {
-                    id: row
-                        .id
-                        .try_into()
-                        .map_err(|_| DbError::corrupt("token id"))?,
+                    id: parse_column(&row.id, "token id")?,
                     name: row.name,
                     scopes: row.scopes,
                     created_at: row.created_at,

@@ -8,10 +8,9 @@ use diesel::prelude::*;
 use super::family::{RefreshToken, RefreshTokenRow};
 use crate::db::models::client::{ClientRow, ClientWithTenant};
 use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
-use crate::db::{load_unique, DbConnection, DbError};
+use crate::db::{load_unique, parse_column, DbConnection, DbError};
 use crate::domain::{
-    ClientId, ClientStanding, Standing, TenantId, TenantStatus, TokenId, TokenKind, UserId,
-    UserStanding,
+    ClientId, ClientStanding, Standing, TenantId, TokenId, TokenKind, UserId, UserStanding,
 };
 use crate::secrets::{AccessTokenHash, RefreshTokenHash, SecretHash};
 
@@ -90,9 +89,7 @@ fn standing_of(
     user: Option<&(String, bool)>,
 ) -> Result<Standing, DbError> {
     Ok(Standing {
-        tenant: tenant_status
-            .parse::<TenantStatus>()
-            .map_err(|_| DbError::corrupt("tenant status"))?,
+        tenant: parse_column(tenant_status, "tenant status")?,
         client: ClientStanding::of(client_revoked_at.is_some()),
         user: UserStanding::of(has_user, user.map(|(_, disabled)| *disabled)),
     })
@@ -233,13 +230,11 @@ impl AccessTokenState {
             user.as_ref(),
         )?;
         Ok(AccessTokenState {
-            id: id.try_into().map_err(|_| DbError::corrupt("token id"))?,
+            id: parse_column(&id, "token id")?,
             tenant_id: TenantId::new(tenant_id),
-            client_id: client_id
-                .try_into()
-                .map_err(|_| DbError::corrupt("client id"))?,
+            client_id: parse_column(&client_id, "client id")?,
             user_id: user_id.map(UserId::new),
-            kind: kind.parse().map_err(|_| DbError::corrupt("token kind"))?,
+            kind: parse_column(&kind, "token kind")?,
             name,
             scopes,
             created_at,
@@ -341,11 +336,9 @@ impl AccessTokenOwner {
         )?;
         row.map(|(id, client_id, token_hash)| {
             Ok(AccessTokenOwner {
-                id: id.try_into().map_err(|_| DbError::corrupt("token id"))?,
+                id: parse_column(&id, "token id")?,
                 tenant_id,
-                client_id: client_id
-                    .try_into()
-                    .map_err(|_| DbError::corrupt("client id"))?,
+                client_id: parse_column(&client_id, "client id")?,
                 token_hash: token_hash.map(SecretHash::from_stored),
             })
         })

@@ -1,5 +1,6 @@
 //! tenauth: an OAuth2 authorization server whose every token is bound to a tenant.
-//! The binary (`src/main.rs`) is a thin CLI over this library, so tests drive the same code.
+//! The binary (`src/main.rs`) only calls [`cli::main`]: tests drive the same code. The map
+//! of the modules is ARCHITECTURE.md.
 
 pub mod cli;
 pub mod config;

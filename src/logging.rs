@@ -7,7 +7,7 @@
 //! runs its database work (`db::blocking`, `Database::read_async`), so protocol code logs
 //! with plain `log` macros and the context is added here, in one place.
 //!
-//! What never reaches a log line (tested by `tests/api/logging.rs`): token values,
+//! What never reaches a log line (tested by `tests/api/observability.rs`): token values,
 //! client secrets, passwords and the `Authorization` header. Code logs ids (client id,
 //! jti, tenant id), never credentials.
 

@@ -7,7 +7,7 @@
 //! ~20 ms) or a missing HMAC/database lookup worth a few percent of a request; a
 //! comparison that stops at the first differing byte (nanoseconds) is below what HTTP
 //! timing can resolve, and is excluded by construction: every check is `ring::hmac::verify`
-//! or Argon2's own verification (see oauth/secrets.rs).
+//! or Argon2's own verification (see src/secrets.rs).
 
 use std::time::{Duration, Instant};
 

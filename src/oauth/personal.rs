@@ -9,9 +9,9 @@ use super::bearer::ActiveToken;
 use super::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use super::OAuthServer;
 use crate::db::models::client::Client;
-use crate::db::models::token::PersonalAccessToken;
+use crate::db::models::token::{revoke_tokens, AccessTokenSummary};
 use crate::db::{blocking, DbError};
-use crate::domain::{Name, Refusal, Scope, TokenId, TokenKind};
+use crate::domain::{Name, Refusal, RevocationTarget, Scope, TokenId, TokenKind};
 
 /// Why a personal access token request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -89,12 +89,12 @@ impl OAuthServer {
     pub async fn list_personal_tokens(
         &self,
         caller: &ActiveToken,
-    ) -> Result<Vec<PersonalAccessToken>, PersonalTokenError> {
+    ) -> Result<Vec<AccessTokenSummary>, PersonalTokenError> {
         let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
         let tenant_id = caller.tenant_id;
         Ok(self
             .db
-            .read_async(move |conn| PersonalAccessToken::list_for_user(conn, tenant_id, user_id))
+            .read_async(move |conn| AccessTokenSummary::list_personal(conn, tenant_id, user_id))
             .await?)
     }
 
@@ -111,7 +111,17 @@ impl OAuthServer {
         let revoked = self
             .db
             .write_async(move |conn| {
-                PersonalAccessToken::revoke_for_user(conn, tenant_id, user_id, &token_id, now)
+                // Revoking one's own already-revoked token succeeds and changes nothing.
+                if !AccessTokenSummary::is_personal_token_of(conn, tenant_id, user_id, &token_id)? {
+                    return Ok(false);
+                }
+                revoke_tokens(
+                    conn,
+                    tenant_id,
+                    &RevocationTarget::AccessToken(token_id),
+                    now,
+                )?;
+                Ok::<_, DbError>(true)
             })
             .await?;
         if !revoked {

@@ -10,7 +10,7 @@ use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::Client;
 use crate::db::models::tenant::Erasure;
 use crate::db::models::tenant::Tenant;
-use crate::db::models::token::{AccessTokenSummary, PersonalAccessToken, RevocationCounts};
+use crate::db::models::token::{AccessTokenSummary, RevocationCounts};
 use crate::db::models::user::User;
 use crate::domain::{PlainSecret, TokenKind};
 use crate::lifecycle::tenants::DeletionReceipt;
@@ -358,8 +358,8 @@ pub struct PersonalTokenView {
     pub revoked: bool,
 }
 
-impl From<&PersonalAccessToken> for PersonalTokenView {
-    fn from(token: &PersonalAccessToken) -> Self {
+impl From<&AccessTokenSummary> for PersonalTokenView {
+    fn from(token: &AccessTokenSummary) -> Self {
         Self {
             id: token.id.to_string(),
             name: token.name.clone(),

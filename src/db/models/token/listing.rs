@@ -120,79 +120,40 @@ impl AccessTokenSummary {
     }
 }
 
-/// A personal access token's metadata (never its value).
-#[derive(Debug, Clone)]
-pub struct PersonalAccessToken {
-    pub id: TokenId,
-    pub name: Option<String>,
-    pub scopes: String,
-    pub created_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-    pub revoked_at: Option<NaiveDateTime>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = oauth_access_tokens)]
-struct PersonalAccessTokenRow {
-    id: String,
-    name: Option<String>,
-    scopes: String,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    revoked_at: Option<NaiveDateTime>,
-}
-
-impl PersonalAccessToken {
+impl AccessTokenSummary {
     /// The user's personal access tokens, newest first.
-    pub fn list_for_user(
+    pub fn list_personal(
         conn: &mut DbConnection,
         tenant_id: TenantId,
         user_id: UserId,
-    ) -> Result<Vec<PersonalAccessToken>, DbError> {
+    ) -> Result<Vec<AccessTokenSummary>, DbError> {
         oauth_access_tokens::table
             .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
             .filter(oauth_access_tokens::user_id.eq(user_id.get()))
             .filter(oauth_access_tokens::kind.eq(TokenKind::Personal.as_str()))
             .order(oauth_access_tokens::created_at.desc())
-            .select(PersonalAccessTokenRow::as_select())
+            .select(AccessTokenSummaryRow::as_select())
             .load(conn)?
             .into_iter()
-            .map(|row| {
-                Ok(PersonalAccessToken {
-                    id: parse_column(&row.id, "token id")?,
-                    name: row.name,
-                    scopes: row.scopes,
-                    created_at: row.created_at,
-                    expires_at: row.expires_at,
-                    revoked_at: row.revoked_at,
-                })
-            })
+            .map(AccessTokenSummary::try_from)
             .collect()
     }
 
-    /// Revokes one of the user's personal access tokens. `false` when the user has no
-    /// such token (another user's, another tenant's, or none at all); revoking an
-    /// already-revoked token of one's own succeeds and changes nothing.
-    pub fn revoke_for_user(
+    /// Whether the user has a personal access token with this id (in any state).
+    pub fn is_personal_token_of(
         conn: &mut DbConnection,
         tenant_id: TenantId,
         user_id: UserId,
         id: &TokenId,
-        now: NaiveDateTime,
     ) -> Result<bool, DbError> {
-        let owned = oauth_access_tokens::table
+        let found: i64 = oauth_access_tokens::table
             .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
             .filter(oauth_access_tokens::user_id.eq(user_id.get()))
             .filter(oauth_access_tokens::kind.eq(TokenKind::Personal.as_str()))
-            .filter(oauth_access_tokens::id.eq(id.as_str()));
-        let exists: i64 = owned.count().get_result(conn)?;
-        if exists == 0 {
-            return Ok(false);
-        }
-        diesel::update(owned.filter(oauth_access_tokens::revoked_at.is_null()))
-            .set(oauth_access_tokens::revoked_at.eq(now))
-            .execute(conn)?;
-        Ok(true)
+            .filter(oauth_access_tokens::id.eq(id.as_str()))
+            .count()
+            .get_result(conn)?;
+        Ok(found > 0)
     }
 }
 

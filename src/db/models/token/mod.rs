@@ -28,7 +28,7 @@ pub mod state;
 
 pub use family::{lock_family, RefreshToken};
 pub use issue::{NewAccessToken, NewRefreshToken, NewTokens};
-pub use listing::{count_access_tokens, AccessTokenSummary, PersonalAccessToken, TokenQuery};
+pub use listing::{count_access_tokens, AccessTokenSummary, TokenQuery};
 pub use purge::{purge_batch, PurgeCursor};
 pub use revoke::{revoke_tokens, RevocationCounts};
 pub use state::{AccessTokenOwner, AccessTokenState, RefreshTokenState};

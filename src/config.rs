@@ -23,6 +23,9 @@ pub struct LimitSettings {
     pub user_failures: u32,
     /// Failed password logins per client allowed within `login_window`.
     pub client_failures: u32,
+    /// Failed client authentications per presented client id within `login_window`
+    /// answered 401; those past it are answered 429.
+    pub client_auth_failures: u32,
     pub login_window: Duration,
 }
 
@@ -33,6 +36,7 @@ impl Default for LimitSettings {
             tenant_rate: 5_000,
             user_failures: 5,
             client_failures: 50,
+            client_auth_failures: 20,
             login_window: Duration::from_secs(15 * 60),
         }
     }
@@ -245,6 +249,15 @@ pub struct SettingsArgs {
     )]
     pub login_failures_per_client: u32,
 
+    /// Failed client authentications (unknown client id, wrong or missing secret) per presented client id within the login window; past it, further failures for that id are answered 429 instead of 401 until the window ends. The secret is still checked, so the client itself is never locked out. 0 turns it off.
+    #[arg(
+        long,
+        env = "TENAUTH_CLIENT_AUTH_FAILURES",
+        default_value_t = 20,
+        global = true
+    )]
+    pub client_auth_failures: u32,
+
     /// The failed-login window, in seconds.
     #[arg(long, env = "TENAUTH_LOGIN_WINDOW", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
@@ -417,6 +430,7 @@ impl TryFrom<SettingsArgs> for Settings {
                 tenant_rate: args.rate_limit_tenant,
                 user_failures: args.login_failures_per_user,
                 client_failures: args.login_failures_per_client,
+                client_auth_failures: args.client_auth_failures,
                 login_window: Duration::from_secs(args.login_window),
             },
         })

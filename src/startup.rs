@@ -77,12 +77,15 @@ impl Application {
                 source,
             },
         )?;
-        let applied = db.migrate().map_err(|source| StartupError::Migration {
+        let migrated = db.migrate().map_err(|source| StartupError::Migration {
             url: url.clone(),
             source,
         })?;
-        for migration in applied {
+        for migration in migrated.applied {
             log::info!("applied migration {migration}");
+        }
+        for unresolved in migrated.unresolved_usernames {
+            log::warn!("{unresolved}");
         }
         let (keys, generated) = Keys::load_or_generate(
             &settings.keys_dir,
@@ -156,6 +159,9 @@ impl Application {
                 ))
                 .wrap(actix_web::middleware::from_fn(
                     crate::routes::request_id::assign,
+                ))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::routes::cache_policy::apply,
                 ))
                 // Outermost, so that every answer (413s and 503s included) carries CORS headers.
                 .wrap(Condition::new(

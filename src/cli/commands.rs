@@ -32,17 +32,20 @@ pub(super) fn serve(settings: Settings) -> Result<(), CliError> {
 
 pub(super) fn migrate(settings: &Settings) -> Result<(), CliError> {
     let url = &settings.database_url;
-    let applied = connect(settings)?
+    let migrated = connect(settings)?
         .migrate()
         .map_err(|source| CliError::Migration {
             url: url.clone(),
             source,
         })?;
-    if applied.is_empty() {
+    if migrated.applied.is_empty() {
         println!("{url}: no pending migrations");
     }
-    for migration in applied {
+    for migration in migrated.applied {
         println!("{url}: applied {migration}");
+    }
+    for unresolved in migrated.unresolved_usernames {
+        eprintln!("{url}: {unresolved}");
     }
     Ok(())
 }

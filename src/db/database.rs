@@ -147,15 +147,25 @@ impl Database {
             .map_or(Ok(()), |guard| guard.check(false))
     }
 
-    /// Applies every pending migration; returns the names of those applied.
-    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+    /// Applies every pending migration, then the data changes SQL cannot make (usernames
+    /// written before the username profile, brought to its canonical form in one
+    /// transaction); reports both.
+    pub fn migrate(&self) -> Result<MigrationReport, DbError> {
         self.on_writer_connection(|conn| {
             let applied = match conn {
                 DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
                 DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
             }
             .map_err(|error| DbError::Migration(error.to_string()))?;
-            Ok(applied.iter().map(ToString::to_string).collect())
+            let applied = applied.iter().map(ToString::to_string).collect();
+            let unresolved_usernames = diesel::Connection::transaction(
+                conn,
+                models::user::User::canonicalize_stored_usernames,
+            )?;
+            Ok(MigrationReport {
+                applied,
+                unresolved_usernames,
+            })
         })?
     }
 
@@ -325,4 +335,14 @@ where
     tokio::task::spawn_blocking(move || crate::logging::run_with(context, work))
         .await
         .map_err(|error| DbError::Task(error.to_string()))?
+}
+
+/// What [`Database::migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// The names of the migrations applied, oldest first.
+    pub applied: Vec<String>,
+    /// Stored usernames left as they were for an administrator (reported on every run
+    /// until resolved).
+    pub unresolved_usernames: Vec<models::user::UnresolvedUsername>,
 }

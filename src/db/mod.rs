@@ -46,7 +46,7 @@ mod sqlite_file;
 mod writer;
 
 pub use connection::DbConnection;
-pub use database::{blocking, Backend, Database, PoolState};
+pub use database::{blocking, Backend, Database, MigrationReport, PoolState};
 pub(crate) use error::parse_column;
 pub use error::DbError;
 pub(crate) use prepared::{load_unique, Prepared};

@@ -18,7 +18,8 @@ pub use client::GrantType;
 pub use id::{ClientId, FamilyId, MalformedId, TenantId, TokenId, UserId};
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
 pub use scope::{
-    is_platform_scope, MalformedScope, Scope, ADMIN_SCOPE, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
+    MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, PLATFORM_SCOPE_PREFIX,
+    SERVER_SCOPES, TENANT_ADMIN_SCOPE,
 };
 pub use secret::{random_url_safe, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
 pub use standing::{ClientStanding, Refusal, Standing, UserStanding};

@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use super::TenantId;
+
 /// A set of scope tokens (RFC 6749 §3.3): `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`,
 /// delimited by single spaces. Kept sorted, so the string form is canonical.
 ///
@@ -75,23 +77,113 @@ impl Scope {
         self.0.iter().map(String::as_str)
     }
 
-    /// True when any token is a platform scope: only the platform tenant may hold one.
-    pub fn has_platform_scope(&self) -> bool {
-        self.iter().any(is_platform_scope)
+    /// Why no token of `tenant` may carry this scope, if one may not: a look-alike of a
+    /// reserved scope (in any tenant), or a platform scope outside the platform tenant.
+    /// Checked when a client is created and again when any token is issued.
+    pub fn refusal_in(&self, tenant: TenantId) -> Option<ScopeRefusal> {
+        self.iter()
+            .filter_map(|token| ScopeClass::of(token).refusal_in(tenant))
+            .max()
+    }
+
+    /// The tokens that a token of `tenant` may carry (a client's default scope).
+    pub fn grantable_in(&self, tenant: TenantId) -> Scope {
+        Self(
+            self.0
+                .iter()
+                .filter(|token| ScopeClass::of(token).refusal_in(tenant).is_none())
+                .cloned()
+                .collect(),
+        )
     }
 }
 
 /// The platform administrator's scope: the admin API over every tenant.
 pub const ADMIN_SCOPE: &str = "admin";
+/// The prefix of the platform's other scopes (`platform:<name>`).
+pub const PLATFORM_SCOPE_PREFIX: &str = "platform:";
 /// A tenant administrator's scope: the admin API over the token's own tenant.
 pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
 /// The scopes that mean something to tenauth itself (tenants define their own others).
 pub const SERVER_SCOPES: [&str; 2] = [ADMIN_SCOPE, TENANT_ADMIN_SCOPE];
 
-/// `admin` and every `platform:*` scope belong to the platform tenant alone.
-pub fn is_platform_scope(token: &str) -> bool {
-    token == ADMIN_SCOPE || token.starts_with("platform:")
+/// Names no tenant may use, in any case and with anything after them, except as the exact
+/// server scopes: a resource server that compares scopes case-insensitively, by prefix or
+/// with a wildcard would read `ADMIN`, `Platform:x`, `platformx` or `tenant:admin:x` as
+/// ours. RFC 6749 §3.3 leaves scope values to the authorization server; this one keeps
+/// its own names unambiguous.
+const RESERVED_PREFIXES: [&str; 3] = ["admin", "platform", "tenant:admin"];
+
+/// What one scope token means to tenauth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeClass {
+    /// A tenant's own scope: tenauth gives it no meaning.
+    Tenant,
+    /// `tenant:admin`: the admin API over the token's own tenant.
+    TenantAdmin,
+    /// `admin` or `platform:<name>`: the platform tenant's alone.
+    Platform,
+    /// Reads like one of the above to a lenient resource server (`ADMIN`, `Platform:x`,
+    /// `platform`, `platformx`, `tenant:admin:x`, `*`): no token carries it.
+    LookAlike,
 }
+
+impl ScopeClass {
+    pub fn of(token: &str) -> Self {
+        if token == ADMIN_SCOPE
+            || (token.starts_with(PLATFORM_SCOPE_PREFIX)
+                && token.len() > PLATFORM_SCOPE_PREFIX.len())
+        {
+            return Self::Platform;
+        }
+        if token == TENANT_ADMIN_SCOPE {
+            return Self::TenantAdmin;
+        }
+        let folded = token.to_ascii_lowercase();
+        if folded == "*"
+            || RESERVED_PREFIXES
+                .iter()
+                .any(|name| folded.starts_with(name))
+        {
+            return Self::LookAlike;
+        }
+        Self::Tenant
+    }
+
+    fn refusal_in(self, tenant: TenantId) -> Option<ScopeRefusal> {
+        match self {
+            Self::Tenant | Self::TenantAdmin => None,
+            Self::Platform if tenant.is_platform() => None,
+            Self::Platform => Some(ScopeRefusal::PlatformOnly),
+            Self::LookAlike => Some(ScopeRefusal::Reserved),
+        }
+    }
+}
+
+/// Why a scope may not be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ScopeRefusal {
+    PlatformOnly,
+    Reserved,
+}
+
+impl ScopeRefusal {
+    /// The message, for answers whose descriptions are static.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::PlatformOnly => "platform scopes belong to the platform tenant only",
+            Self::Reserved => "scopes resembling admin, platform, tenant:admin or * are reserved",
+        }
+    }
+}
+
+impl fmt::Display for ScopeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for ScopeRefusal {}
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -136,15 +228,67 @@ mod tests {
     }
 
     #[test]
-    fn platform_scopes_are_admin_and_the_platform_prefix() {
-        assert!("read admin".parse::<Scope>().unwrap().has_platform_scope());
-        assert!("platform:tenants"
-            .parse::<Scope>()
-            .unwrap()
-            .has_platform_scope());
-        assert!(!"read tenant:admin administrator"
-            .parse::<Scope>()
-            .unwrap()
-            .has_platform_scope());
+    fn each_token_is_classified_once() {
+        use ScopeClass::*;
+        for (token, class) in [
+            ("read", Tenant),
+            ("orders:write", Tenant),
+            ("tenant:read", Tenant),
+            ("my-admin", Tenant),
+            ("read*", Tenant),
+            ("tenant:admin", TenantAdmin),
+            ("admin", Platform),
+            ("platform:tenants", Platform),
+            ("platform:X", Platform),
+            ("ADMIN", LookAlike),
+            ("Admin", LookAlike),
+            ("admin:x", LookAlike),
+            ("administrator", LookAlike),
+            ("Platform:x", LookAlike),
+            ("platform", LookAlike),
+            ("platform:", LookAlike),
+            ("platformx", LookAlike),
+            ("PLATFORM:TENANTS", LookAlike),
+            ("*", LookAlike),
+            ("tenant:admin:x", LookAlike),
+            ("Tenant:Admin", LookAlike),
+            ("tenant:administrator", LookAlike),
+        ] {
+            assert_eq!(ScopeClass::of(token), class, "{token}");
+        }
+    }
+
+    #[test]
+    fn reserved_and_platform_scopes_are_refused_where_they_do_not_belong() {
+        let tenant = TenantId::new(2);
+        let platform = TenantId::PLATFORM;
+        let scope = |value: &str| value.parse::<Scope>().unwrap();
+        assert_eq!(scope("read tenant:admin").refusal_in(tenant), None);
+        assert_eq!(
+            scope("read admin").refusal_in(tenant),
+            Some(ScopeRefusal::PlatformOnly)
+        );
+        assert_eq!(
+            scope("read admin platform:tenants").refusal_in(platform),
+            None
+        );
+        assert_eq!(
+            scope("admin ADMIN").refusal_in(platform),
+            Some(ScopeRefusal::Reserved),
+            "a look-alike is refused even in the platform tenant"
+        );
+        assert_eq!(
+            scope("admin Admin").refusal_in(tenant),
+            Some(ScopeRefusal::Reserved),
+            "the graver reason wins"
+        );
+        assert_eq!(
+            scope("read admin * platformx tenant:admin").grantable_in(tenant),
+            scope("read tenant:admin")
+        );
+        assert_eq!(
+            scope("read admin * platformx").grantable_in(platform),
+            scope("admin read")
+        );
     }
 }

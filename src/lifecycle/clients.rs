@@ -83,8 +83,8 @@ impl ClientSpec {
 
 impl Lifecycle {
     /// Creates a client in the tenant. Returns it with its secret (for a confidential
-    /// client), which is shown this once and stored only as a keyed hash. Platform scopes
-    /// belong to the platform tenant alone.
+    /// client), which is shown this once and stored only as a keyed hash. Its scopes must be
+    /// ones the tenant's tokens may carry (`Scope::refusal_in`).
     pub async fn create_client(
         &self,
         actor: Actor,
@@ -92,10 +92,8 @@ impl Lifecycle {
         spec: ClientSpec,
         now: NaiveDateTime,
     ) -> Result<(Client, Option<PlainSecret>), LifecycleError> {
-        if !tenant_id.is_platform() && spec.scopes.has_platform_scope() {
-            return Err(LifecycleError::Invalid(
-                "platform scopes belong to the platform tenant only",
-            ));
+        if let Some(refusal) = spec.scopes.refusal_in(tenant_id) {
+            return Err(LifecycleError::Invalid(refusal.description()));
         }
         let id = ClientId::generate();
         let secret = spec.confidential.then(PlainSecret::generate);

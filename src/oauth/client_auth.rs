@@ -7,7 +7,7 @@ use base64::Engine;
 use super::error::OAuthError;
 use super::form::Form;
 use crate::db::models::client::{Client, ClientWithTenant};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
 use crate::domain::{ClientId, PlainSecret};
 use crate::secrets::SecretHasher;
 
@@ -86,28 +86,36 @@ fn form_decode(component: &str) -> Option<String> {
         .map(|decoded| decoded.into_owned())
 }
 
-/// Checks the credentials. Every failure is the same `invalid_client` and costs the same
-/// work: an unknown client is verified against a dummy hash. The reason goes to the log.
-pub fn authenticate_client(
+/// The client the credentials name, with its tenant; `None` when there is none (or the
+/// id cannot be one).
+pub fn find_client(
     conn: &mut DbConnection,
-    hasher: &SecretHasher,
     credentials: &PresentedCredentials,
-) -> Result<ClientWithTenant, OAuthError> {
-    let found = match credentials.client_id() {
-        Some(client_id) => Client::find_with_tenant(conn, &client_id)?,
-        None => None,
-    };
-    check_client(hasher, credentials, found)
+) -> Result<Option<ClientWithTenant>, DbError> {
+    match credentials.client_id() {
+        Some(client_id) => Client::find_with_tenant(conn, &client_id),
+        None => Ok(None),
+    }
 }
 
-/// [`authenticate_client`] once the client named by the credentials has been looked up
-/// (`found`: `None` when there is no such client).
+/// Why client authentication failed. Both are the same `invalid_client` to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthFailure {
+    /// An unknown client id, a wrong or missing secret (or a secret for a public client):
+    /// counts against the presented id's failure budget.
+    BadCredentials,
+    /// The credentials are right, but the client or its tenant is not in good standing.
+    NotInStanding,
+}
+
+/// Checks the credentials against the client they name (`found`: `None` when there is
+/// no such client). Every failure costs the same work: an unknown client is verified
+/// against a dummy hash. The reason goes to the log.
 pub fn check_client(
     hasher: &SecretHasher,
     credentials: &PresentedCredentials,
     found: Option<ClientWithTenant>,
-) -> Result<ClientWithTenant, OAuthError> {
-    let refuse = || OAuthError::invalid_client().with_basic_challenge(credentials.via_basic);
+) -> Result<ClientWithTenant, ClientAuthFailure> {
     let stored_hash = found
         .as_ref()
         .and_then(|found| found.client.secret_hash.as_ref());
@@ -124,7 +132,7 @@ pub fn check_client(
 
     let Some(found) = found else {
         log::info!(target: "tenauth::security", "client authentication failed: unknown client");
-        return Err(refuse());
+        return Err(ClientAuthFailure::BadCredentials);
     };
     let client = &found.client;
     let authenticated = match (client.is_confidential(), presented.is_some()) {
@@ -135,11 +143,11 @@ pub fn check_client(
     };
     if !authenticated {
         log::info!(target: "tenauth::security", "client authentication failed: wrong or missing secret for client {}", client.id);
-        return Err(refuse());
+        return Err(ClientAuthFailure::BadCredentials);
     }
     if let Some(refusal) = found.standing().refusal() {
         log::info!(target: "tenauth::security", "client authentication refused for client {}: {refusal}", client.id);
-        return Err(refuse());
+        return Err(ClientAuthFailure::NotInStanding);
     }
     crate::logging::set_tenant(client.tenant_id);
     Ok(found)

@@ -31,6 +31,28 @@ pub struct TokenGrant {
     pub refresh: RefreshPlan,
 }
 
+impl TokenGrant {
+    /// The one check every issued token passes, whatever the grant: neither the access
+    /// token nor the refresh family carries a scope its tenant's tokens may not carry
+    /// (a client created before a scope was reserved, or a family from then, included).
+    fn check_scopes(&self) -> Result<(), OAuthError> {
+        let family_scope = match &self.refresh {
+            RefreshPlan::None => None,
+            RefreshPlan::NewFamily { scope } | RefreshPlan::Rotate { scope, .. } => Some(scope),
+        };
+        let refusal = std::iter::once(&self.scope)
+            .chain(family_scope)
+            .find_map(|scope| scope.refusal_in(self.tenant_id));
+        match refusal {
+            None => Ok(()),
+            Some(refusal) => {
+                log::info!(target: "tenauth::security", "issuance refused for client {}: {refusal}", self.client_id);
+                Err(OAuthError::invalid_scope(refusal.description()))
+            }
+        }
+    }
+}
+
 /// Whether the grant also issues a refresh token, and in which family.
 #[derive(Debug, Clone)]
 pub enum RefreshPlan {
@@ -112,6 +134,7 @@ impl OAuthServer {
         grant: TokenGrant,
         now: NaiveDateTime,
     ) -> Result<PreparedTokens, OAuthError> {
+        grant.check_scopes()?;
         // JWT times are whole seconds: store the same instants the claims carry.
         let now = now.trunc_subsecs(0);
         let jti = TokenId::generate();
@@ -241,6 +264,54 @@ impl PreparedTokens {
             expires_in: grant.lifetime.as_secs(),
             expires_at: self.expires_at,
             refresh_token: self.refresh.map(|refresh| refresh.token),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::ErrorCode;
+
+    fn grant(tenant_id: TenantId, scope: &str, refresh: RefreshPlan) -> TokenGrant {
+        TokenGrant {
+            tenant_id,
+            client_id: ClientId::generate(),
+            user_id: None,
+            kind: TokenKind::ClientCredentials,
+            scope: scope.parse().unwrap(),
+            name: None,
+            lifetime: Duration::from_secs(60),
+            refresh,
+        }
+    }
+
+    #[test]
+    fn no_token_carries_a_scope_its_tenant_may_not_hold() {
+        let tenant = TenantId::new(2);
+        let family = |scope: &str| RefreshPlan::NewFamily {
+            scope: scope.parse().unwrap(),
+        };
+        let cases = [
+            (grant(tenant, "read tenant:admin", RefreshPlan::None), true),
+            (grant(tenant, "read", family("read write")), true),
+            (
+                grant(TenantId::PLATFORM, "admin platform:x", RefreshPlan::None),
+                true,
+            ),
+            (grant(tenant, "admin", RefreshPlan::None), false),
+            (grant(tenant, "Admin", RefreshPlan::None), false),
+            (grant(TenantId::PLATFORM, "*", RefreshPlan::None), false),
+            (grant(tenant, "read", family("read tenant:admin:x")), false),
+        ];
+        for (grant, allowed) in cases {
+            let checked = grant.check_scopes().map_err(|error| error.code);
+            let expected = if allowed {
+                Ok(())
+            } else {
+                Err(ErrorCode::InvalidScope)
+            };
+            assert_eq!(checked, expected, "{grant:?}");
         }
     }
 }

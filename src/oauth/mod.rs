@@ -36,6 +36,8 @@ use std::sync::Arc;
 
 pub use error::{ErrorCode, OAuthError};
 
+use client_auth::ClientAuthFailure;
+
 use crate::config::TokenLifetimes;
 use crate::db::models::client::ClientWithTenant;
 use crate::db::{blocking, Database, DbError, PoolState};
@@ -75,23 +77,34 @@ impl OAuthServer {
         conn: &mut crate::db::DbConnection,
         credentials: &client_auth::PresentedCredentials,
     ) -> Result<ClientWithTenant, OAuthError> {
-        let caller = client_auth::authenticate_client(conn, &self.hasher, credentials)?;
-        self.admit_caller(caller)
+        let found = client_auth::find_client(conn, credentials)?;
+        self.check_caller(credentials, found)
     }
 
-    /// [`OAuthServer::authenticate_caller`] once the client has been looked up.
+    /// [`OAuthServer::authenticate_caller`] once the client has been looked up. A failure
+    /// is `invalid_client`, or 429 once the presented id has used up its failures.
     pub(crate) fn check_caller(
         &self,
         credentials: &client_auth::PresentedCredentials,
         found: Option<ClientWithTenant>,
     ) -> Result<ClientWithTenant, OAuthError> {
-        let caller = client_auth::check_client(&self.hasher, credentials, found)?;
-        self.admit_caller(caller)
-    }
-
-    fn admit_caller(&self, caller: ClientWithTenant) -> Result<ClientWithTenant, OAuthError> {
+        let refused = OAuthError::invalid_client().with_basic_challenge(credentials.via_basic);
+        let caller = match client_auth::check_client(&self.hasher, credentials, found) {
+            Ok(caller) => caller,
+            Err(ClientAuthFailure::NotInStanding) => return Err(refused),
+            Err(ClientAuthFailure::BadCredentials) => {
+                let presented = credentials.client_id();
+                return Err(
+                    match self.limits.client_authentication_failed(presented.as_ref()) {
+                        Ok(()) => refused,
+                        Err(wait) => OAuthError::rate_limited(wait),
+                    },
+                );
+            }
+        };
         self.limits.admit_client(&caller.client.id)?;
-        self.limits.admit_tenant(caller.client.tenant_id)?;
+        self.limits
+            .admit_tenant(caller.client.tenant_id, caller.client.is_confidential())?;
         Ok(caller)
     }
 }

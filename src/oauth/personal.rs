@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 
 use super::bearer::ActiveToken;
 use super::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
-use super::OAuthServer;
+use super::{ErrorCode, OAuthServer};
 use crate::db::models::client::Client;
 use crate::db::models::token::{revoke_tokens, AccessTokenSummary};
 use crate::db::{blocking, DbError};
@@ -22,6 +22,9 @@ pub enum PersonalTokenError {
     InvalidName,
     #[error("the scopes exceed the caller's token")]
     ScopeTooWide,
+    /// A scope no token of the tenant may carry (`Scope::refusal_in`).
+    #[error("{0}")]
+    ScopeRefused(&'static str),
     #[error("the tenant, its personal-access client or the user is not active")]
     Inactive,
     #[error("no such personal access token")]
@@ -76,7 +79,10 @@ impl OAuthServer {
                 },
                 now,
             )
-            .map_err(|_| PersonalTokenError::Signing)?;
+            .map_err(|error| match error.code {
+                ErrorCode::InvalidScope => PersonalTokenError::ScopeRefused(error.description),
+                _ => PersonalTokenError::Signing,
+            })?;
         let issued = self
             .db
             .write_single_statement(move |conn| prepared.store(conn))?

@@ -1,12 +1,12 @@
 //! Errors turned into HTTP, all in one place: [`AppError`] for the non-OAuth endpoints,
 //! and the HTTP form of the lower layers' errors, which know nothing of actix:
-//! `OAuthError` (RFC 6749 §5.2, with `Cache-Control: no-store`, `WWW-Authenticate` and
+//! `OAuthError` (RFC 6749 §5.2, with `WWW-Authenticate` and
 //! `Retry-After` where due), `LifecycleError` and `PersonalTokenError`. A database outage
 //! is 503 with `Retry-After`; anything unexpected is an opaque 500. In both cases the
 //! cause goes to the log and never into the response body.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 
 use crate::db::DbError;
 use crate::lifecycle::clients::InvalidClientSpec;
@@ -161,6 +161,7 @@ impl From<PersonalTokenError> for AppError {
             PersonalTokenError::ScopeTooWide => {
                 Self::invalid_scope("the scopes exceed those of the caller's token")
             }
+            PersonalTokenError::ScopeRefused(description) => Self::invalid_scope(description),
             PersonalTokenError::Inactive => Self::rejected(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -171,15 +172,6 @@ impl From<PersonalTokenError> for AppError {
             PersonalTokenError::Signing => Self::Internal("token signing failed".into()),
         }
     }
-}
-
-/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), for every answer of
-/// the token endpoint, errors included.
-pub fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
-    response
 }
 
 /// RFC 6749 §5.2: 401 for `invalid_client` (with a Basic challenge when the client used
@@ -196,7 +188,8 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = no_store(HttpResponse::build(self.status_code()));
+        // `Cache-Control: no-store` (RFC 6749 §5.2) comes from `cache_policy`, as for all.
+        let mut response = HttpResponse::build(self.status_code());
         if self.code == ErrorCode::InvalidClient && self.basic_challenge {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tenauth""#));
         }

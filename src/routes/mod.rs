@@ -7,6 +7,7 @@ mod admin;
 pub mod api_doc;
 pub mod bearer;
 pub mod body_deadline;
+pub mod cache_policy;
 pub mod errors;
 mod health;
 pub mod json;
@@ -211,7 +212,6 @@ pub fn endpoints() -> Vec<Endpoint> {
 async fn method_not_allowed(allow: String) -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((actix_web::http::header::ALLOW, allow))
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({
             "error": "invalid_request",
             "error_description": "this method is not allowed here; see the Allow header",

@@ -43,15 +43,13 @@ pub async fn create_personal_token(
         .oauth
         .create_personal_token(caller, body.name, scope, now())
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(CreatedPersonalToken {
-            id: issued.jti.to_string(),
-            name,
-            scopes: issued.scope.iter().map(str::to_owned).collect(),
-            access_token: issued.access_token,
-            expires_at: rfc3339(issued.expires_at),
-        }))
+    Ok(HttpResponse::Created().json(CreatedPersonalToken {
+        id: issued.jti.to_string(),
+        name,
+        scopes: issued.scope.iter().map(str::to_owned).collect(),
+        access_token: issued.access_token,
+        expires_at: rfc3339(issued.expires_at),
+    }))
 }
 
 #[utoipa::path(

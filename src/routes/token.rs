@@ -5,7 +5,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::errors::no_store;
 use super::AppState;
 use crate::domain::now;
 use crate::oauth::client_auth::extract_credentials;
@@ -86,7 +85,7 @@ pub async fn issue_token(
         .await
         .inspect_err(|error| count_refusal(&state, "token", error))?;
     state.metrics.token_issued(grant.as_str());
-    Ok(no_store(HttpResponse::Ok()).json(response))
+    Ok(HttpResponse::Ok().json(response))
 }
 
 /// Counts a rate-limit refusal in the metrics.
@@ -154,7 +153,7 @@ pub async fn introspect_token(
         .await
         .inspect_err(|error| count_refusal(&state, "introspect", error))?;
     state.metrics.introspected(answer.active);
-    Ok(no_store(HttpResponse::Ok()).json(answer))
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 #[utoipa::path(
@@ -185,5 +184,5 @@ pub async fn revoke_token(
         .await
         .inspect_err(|error| count_refusal(&state, "revoke", error))?;
     state.metrics.revoked();
-    Ok(no_store(HttpResponse::Ok()).finish())
+    Ok(HttpResponse::Ok().finish())
 }

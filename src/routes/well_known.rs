@@ -1,10 +1,17 @@
 //! Discovery: the JWKS (RFC 7517), the RFC 8414 metadata, and the `/docs` page.
 
+use std::time::Duration;
+
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use super::cache_policy::public_for;
 use super::AppState;
 use crate::domain::{GrantType, SERVER_SCOPES};
+
+/// How long caches may keep the public metadata: changes (a new key, a new setting) reach
+/// everyone within it.
+const MAX_METADATA_AGE: Duration = Duration::from_secs(60);
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, description = "RFC 7517 JWK set: every key that may still verify a live token (kid, alg ES256, use sig)")))]
@@ -12,7 +19,11 @@ use crate::domain::{GrantType, SERVER_SCOPES};
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let store = state.oauth.keys.snapshot();
     let keys: Vec<_> = store.public_keys().collect();
-    HttpResponse::Ok().json(json!({ "keys": keys }))
+    let mut response = HttpResponse::Ok();
+    // A new key is published this long before it signs: a cached set never misses it.
+    let publish_delay = Duration::from_secs(state.oauth.keys.publish_delay().unsigned_abs());
+    public_for(&mut response, publish_delay.min(MAX_METADATA_AGE));
+    response.json(json!({ "keys": keys }))
 }
 
 #[utoipa::path(get, path = "/docs", tag = "discovery",
@@ -30,7 +41,9 @@ pub async fn service_documentation() -> HttpResponse {
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let issuer = &state.oauth.issuer;
     let grant_types: Vec<_> = GrantType::ALL.iter().map(|grant| grant.as_str()).collect();
-    HttpResponse::Ok().json(json!({
+    let mut response = HttpResponse::Ok();
+    public_for(&mut response, MAX_METADATA_AGE);
+    response.json(json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),

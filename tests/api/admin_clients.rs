@@ -84,6 +84,36 @@ both_backends! {
         assert_eq!(public["client_secret"], serde_json::Value::Null);
     }
 
+    async fn scopes_resembling_the_servers_own_are_refused_in_every_tenant(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let tenant_admin = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let platform_admin = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let create = |tenant: TenantId, token: String, scope: &'static str| {
+            let app = &app;
+            async move {
+                let path = format!("/admin/tenants/{tenant}/clients");
+                let body = serde_json::json!({"name": "x", "grant_types": ["client_credentials"], "scopes": ["read", scope]});
+                call_with_token(app, Method::POST, &path, &token, Some(body)).await
+            }
+        };
+        for scope in ["ADMIN", "Admin", "admin:x", "Platform:x", "platform", "platformx", "PLATFORM:TENANTS", "*", "tenant:admin:x", "Tenant:Admin"] {
+            for (tenant, token) in [(acme.tenant_id, &tenant_admin), (TenantId::PLATFORM, &platform_admin)] {
+                let refused = json_with_status(create(tenant, token.clone(), scope).await, 400).await;
+                assert_eq!(refused["error"], "invalid_request", "{scope} in tenant {tenant}");
+                assert!(refused["error_description"].as_str().unwrap().contains("reserved"), "{refused}");
+            }
+        }
+        for scope in ["admin", "platform:tenants"] {
+            let refused = json_with_status(create(acme.tenant_id, tenant_admin.clone(), scope).await, 400).await;
+            assert!(refused["error_description"].as_str().unwrap().contains("platform tenant only"), "{refused}");
+            json_with_status(create(TenantId::PLATFORM, platform_admin.clone(), scope).await, 201).await;
+        }
+        let created = json_with_status(create(acme.tenant_id, tenant_admin.clone(), "tenant:admin").await, 201).await;
+        let issued = json_with_status(app.client_credentials(&client_from(&created), None).await, 200).await;
+        assert_eq!(issued["scope"], "read tenant:admin");
+    }
+
     async fn rotating_a_secret_retires_the_old_one_and_keeps_issued_tokens(db) {
         let app = spawn_app(db).await;
         let acme = app.provision_tenant("acme").await;

@@ -40,6 +40,41 @@ both_backends! {
         assert_eq!(foreign.status(), 403);
     }
 
+    async fn usernames_that_look_the_same_are_one_user_or_refused(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        app.provision_user(acme.tenant_id, "kate", "kate-password").await;
+        let token = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let path = format!("/admin/tenants/{}/users", acme.tenant_id);
+        let create = |username: &'static str| {
+            let (app, path, token) = (&app, &path, &token);
+            async move { call_with_token(app, Method::POST, path, token, Some(serde_json::json!({"username": username, "password": "long-enough"}))).await }
+        };
+
+        for look_alike in ["ａｌｉｃｅ", "ＡＬＩＣＥ", "Alice"] {
+            let duplicate = json_with_status(create(look_alike).await, 409).await;
+            assert_eq!(duplicate["error"], "conflict", "{look_alike}");
+        }
+        for refused in ["\u{212a}ate", "☃", "ﬁona", "al ice", "ali\u{200b}ce"] {
+            let refused_answer = json_with_status(create(refused).await, 400).await;
+            assert_eq!(refused_answer["error"], "invalid_request", "{refused:?}");
+        }
+        let dotted = json_with_status(create("ALİCE").await, 201).await;
+        assert_eq!(dotted["username"], "ali\u{307}ce", "Unicode lower case keeps the dot above");
+
+        let sign_in = |username: &'static str, password: &'static str| {
+            let fixture = Fixture { username: username.into(), password: password.into(), ..acme.clone() };
+            let app = &app;
+            async move { app.password_grant(&fixture, None).await }
+        };
+        for spelling in ["ａｌｉｃｅ", "ALICE"] {
+            let issued = json_with_status(sign_in(spelling, "alice-password").await, 200).await;
+            assert_eq!(crate::helpers::jwt_claims(issued["access_token"].as_str().unwrap())["sub"], acme.user_id.to_string(), "{spelling}");
+        }
+        let kelvin = json_with_status(sign_in("\u{212a}ate", "kate-password").await, 400).await;
+        assert_eq!(kelvin["error"], "invalid_grant", "the Kelvin sign no longer signs in as kate");
+    }
+
     async fn changing_a_password_revokes_the_users_tokens(db) {
         let app = spawn_app(db).await;
         let acme = app.provision_tenant("acme").await;

@@ -51,6 +51,26 @@ both_backends! {
         assert_eq!(listed["tokens"][0]["revoked"], true);
     }
 
+    async fn a_personal_token_outlives_the_client_its_owner_signed_in_with_but_not_the_owner(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let token = user_token(&app, &acme).await;
+        let created = json_with_status(create(&app, &token, serde_json::json!({"name": "ci"})).await, 201).await;
+        let personal = created["access_token"].as_str().unwrap().to_owned();
+        let admin = crate::helpers::admin_token(&app, acme.tenant_id, "tenant:admin").await;
+
+        let deleted = crate::helpers::call_with_token(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{}/clients/{}", acme.tenant_id, acme.client.id), &admin, None).await;
+        json_with_status(deleted, 200).await;
+
+        assert_eq!(app.get_with_token("/oauth/me", &token).await.status(), 401, "the sign-in's own token is revoked with its client");
+        let me = json_with_status(app.get_with_token("/oauth/me", &personal).await, 200).await;
+        assert_eq!(me["token_kind"], "personal", "the personal token belongs to the personal-access client: it stays");
+
+        let removed = crate::helpers::call_with_token(&app, reqwest::Method::DELETE, &format!("/admin/tenants/{}/users/{}", acme.tenant_id, acme.user_id), &admin, None).await;
+        assert!(removed.status().is_success());
+        assert_eq!(app.get_with_token("/oauth/me", &personal).await.status(), 401, "deleting the owner revokes it");
+    }
+
     async fn personal_token_scopes_are_limited_to_the_callers_token(db) {
         let app = spawn_app(db).await;
         let acme = app.provision_tenant("acme").await;

@@ -244,14 +244,14 @@ both_backends! {
         json_with_status(ok, 200).await;
     }
 
-    async fn platform_scopes_are_refused_to_a_tenant_client(db) {
+    async fn platform_and_look_alike_scopes_are_refused_to_a_tenant_client(db) {
         let app = spawn_app(db).await;
         let acme = app.provision_tenant("acme").await;
         // Provisioning refuses such a client; write one directly, as old data might hold.
         let id = ClientId::generate();
         let secret = tenauth::domain::PlainSecret::generate();
         let hash = app.hasher.hash_client_secret(&id, &secret);
-        let scopes: Scope = "read admin platform:tenants".parse().unwrap();
+        let scopes: Scope = "read admin platform:tenants ADMIN Platform:x platformx * tenant:admin:x tenant:admin".parse().unwrap();
         let (insert_id, tenant_id) = (id.clone(), acme.tenant_id);
         app.database.write(move |conn| NewClient {
             id: &insert_id, tenant_id, name: "legacy", secret_hash: Some(&hash),
@@ -260,12 +260,12 @@ both_backends! {
         }.insert(conn)).unwrap();
         let basic = Some((id.as_str(), secret.expose()));
 
-        for scope in ["admin", "platform:tenants", "read admin"] {
+        for scope in ["admin", "platform:tenants", "read admin", "ADMIN", "Platform:x", "platformx", "*", "read tenant:admin:x"] {
             let response = app.token(&[("grant_type", "client_credentials"), ("scope", scope)], basic).await;
             assert_oauth_error(response, 400, "invalid_scope", scope).await;
         }
         let default = json_with_status(app.token(&[("grant_type", "client_credentials")], basic).await, 200).await;
-        assert_eq!(default["scope"], "read", "the default scope leaves platform scopes out");
+        assert_eq!(default["scope"], "read tenant:admin", "the default scope leaves platform and reserved scopes out");
     }
 
     async fn a_suspended_or_deleted_tenant_gets_invalid_client(db) {

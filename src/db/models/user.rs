@@ -219,3 +219,85 @@ impl User {
         Ok(())
     }
 }
+
+/// A stored username that could not be brought to the username profile's canonical form
+/// (RFC 8265 §3.3), left as it was for an administrator to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnresolvedUsername {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub problem: UsernameProblem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernameProblem {
+    /// The profile refuses the name (a space, a symbol, a compatibility look-alike...).
+    Refused,
+    /// Its canonical form is this other user's name in the same tenant.
+    SameAs(UserId),
+}
+
+impl std::fmt::Display for UnresolvedUsername {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (tenant, user) = (self.tenant_id, self.user_id);
+        match self.problem {
+            UsernameProblem::Refused => write!(f, "user {user} of tenant {tenant}: the username profile (RFC 8265) refuses its username; it cannot sign in until it is deleted and created again under another name"),
+            UsernameProblem::SameAs(other) => write!(f, "user {user} of tenant {tenant}: its username is the same as user {other}'s under the username profile (RFC 8265); it cannot sign in until one of them is deleted"),
+        }
+    }
+}
+
+impl User {
+    /// Brings the usernames stored before the username profile to their canonical form,
+    /// and marks each row checked. Never merges two users: a row whose name the profile
+    /// refuses, or whose canonical form another user of its tenant holds, stays as it was
+    /// (unchecked, so it is reported again each time) and is returned. Deleted users'
+    /// tombstones are left alone. Run inside one transaction by `Database::migrate`.
+    pub fn canonicalize_stored_usernames(
+        conn: &mut DbConnection,
+    ) -> Result<Vec<UnresolvedUsername>, DbError> {
+        let unchecked: Vec<(i64, i64, String, Option<NaiveDateTime>)> = users::table
+            .filter(users::username_checked.eq(false))
+            .order(users::id)
+            .select((
+                users::id,
+                users::tenant_id,
+                users::username,
+                users::deleted_at,
+            ))
+            .load(conn)?;
+        let mut unresolved = Vec::new();
+        for (id, tenant_id, stored, deleted_at) in unchecked {
+            let (tenant_id, user_id) = (TenantId::new(tenant_id), UserId::new(id));
+            let problem = match (deleted_at, stored.parse::<Username>()) {
+                (Some(_), _) => None,
+                (None, Err(_)) => Some(UsernameProblem::Refused),
+                (None, Ok(canonical)) if canonical.as_str() == stored => None,
+                (None, Ok(canonical)) => {
+                    match Self::find_by_username(conn, tenant_id, &canonical)? {
+                        Some(holder) => Some(UsernameProblem::SameAs(holder.id)),
+                        None => {
+                            diesel::update(users::table.find(id))
+                                .set(users::username.eq(canonical.as_str()))
+                                .execute(conn)?;
+                            None
+                        }
+                    }
+                }
+            };
+            match problem {
+                Some(problem) => unresolved.push(UnresolvedUsername {
+                    tenant_id,
+                    user_id,
+                    problem,
+                }),
+                None => {
+                    diesel::update(users::table.find(id))
+                        .set(users::username_checked.eq(true))
+                        .execute(conn)?;
+                }
+            }
+        }
+        Ok(unresolved)
+    }
+}

@@ -58,9 +58,7 @@ pub async fn create_client(
         .lifecycle
         .create_client(admin.actor, admin.tenant_id, spec, now())
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(CreatedClient::new(&client, secret)))
+    Ok(HttpResponse::Created().json(CreatedClient::new(&client, secret)))
 }
 
 /// `GET /admin/tenants/{id}/clients`.
@@ -148,10 +146,8 @@ pub async fn rotate_client_secret(
         .lifecycle
         .rotate_client_secret(admin.actor, admin.tenant_id, client_id.clone(), now())
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(ClientCredentials {
-            client_id: client_id.to_string(),
-            client_secret: secret.expose().to_owned(),
-        }))
+    Ok(HttpResponse::Ok().json(ClientCredentials {
+        client_id: client_id.to_string(),
+        client_secret: secret.expose().to_owned(),
+    }))
 }

@@ -185,6 +185,7 @@ impl TestApp {
 }
 
 /// A provisioned tenant: its confidential client and one user.
+#[derive(Clone)]
 pub struct Fixture {
     pub tenant_id: TenantId,
     pub client: TestClient,

@@ -15,7 +15,7 @@ use tenauth::config::DatabaseUrl;
 use tenauth::db::Database;
 use tenauth::domain::{now, Actor, GrantType, Password, TenantId};
 use tenauth::keys::load_or_generate_secret_hash_key;
-use tenauth::lifecycle::clients::ClientSpec;
+use tenauth::lifecycle::clients::{ClientRequest, ClientSpec};
 use tenauth::lifecycle::Lifecycle;
 use tenauth::secrets::{hash_password, SecretHasher, PASSWORD_HASH_COST};
 
@@ -265,8 +265,19 @@ fn main() {
             .unwrap()
     };
     let tenant = create_tenant("bench", "Bench");
-    let grants = GrantType::ALL.map(GrantType::as_str);
-    let spec = ClientSpec::parse("bench", grants, ["read", "write"], true).unwrap();
+    let grants = [
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::RefreshToken,
+    ];
+    let spec = ClientSpec::parse(&ClientRequest {
+        name: "bench",
+        grant_types: grants.map(GrantType::as_str).to_vec(),
+        scopes: vec!["read", "write"],
+        confidential: true,
+        ..ClientRequest::default()
+    })
+    .unwrap();
     let (client, secret) = create_client(tenant.id, &spec);
     seeding
         .block_on(lifecycle.create_user(
@@ -277,8 +288,14 @@ fn main() {
             now(),
         ))
         .unwrap();
-    let admin_spec =
-        ClientSpec::parse("bench admin", ["client_credentials"], ["admin"], true).unwrap();
+    let admin_spec = ClientSpec::parse(&ClientRequest {
+        name: "bench admin",
+        grant_types: vec!["client_credentials"],
+        scopes: vec!["admin"],
+        confidential: true,
+        ..ClientRequest::default()
+    })
+    .unwrap();
     let (admin, admin_secret) = create_client(TenantId::PLATFORM, &admin_spec);
     let admin = Credentials {
         id: admin.id.to_string(),

@@ -28,7 +28,7 @@ cd "$work"
 export DATABASE_URL="sqlite:$work/fuzz.db" TENAUTH_KEYS_DIR="$work/keys" RUST_LOG=warn
 # Generated input would trip the guards before reaching validation: they have tests of their own.
 export TENAUTH_RATE_LIMIT_CLIENT=0 TENAUTH_RATE_LIMIT_TENANT=0
-export TENAUTH_LOGIN_FAILURES_PER_USER=0 TENAUTH_LOGIN_FAILURES_PER_CLIENT=0
+export TENAUTH_LOGIN_FAILURES_PER_USER=0 TENAUTH_LOGIN_FAILURES_PER_CLIENT=0 TENAUTH_CLIENT_AUTH_FAILURES=0
 admin=$("$bin" bootstrap --json 2>/dev/null)
 read -r id secret < <(python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"], c["client_secret"])' <<<"$admin")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

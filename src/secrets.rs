@@ -44,11 +44,17 @@ pub mod kind {
     pub enum RefreshToken {}
     /// An access token's exact string (proof that a presented JWT is one we issued).
     pub enum AccessToken {}
+    /// An authorization code (the lookup key of its row).
+    pub enum AuthorizationCode {}
+    /// A browser session id (the lookup key of its row).
+    pub enum BrowserSession {}
 }
 
 pub type ClientSecretHash = SecretHash<kind::ClientSecret>;
 pub type RefreshTokenHash = SecretHash<kind::RefreshToken>;
 pub type AccessTokenHash = SecretHash<kind::AccessToken>;
+pub type AuthorizationCodeHash = SecretHash<kind::AuthorizationCode>;
+pub type BrowserSessionHash = SecretHash<kind::BrowserSession>;
 
 impl<K> SecretHash<K> {
     fn new(tag: &[u8]) -> Self {
@@ -112,6 +118,9 @@ impl std::fmt::Debug for SecretHasher {
 const CLIENT_SECRET_LABEL: &[u8] = b"tenauth client secret\0";
 const REFRESH_TOKEN_LABEL: &[u8] = b"tenauth refresh token\0";
 const ACCESS_TOKEN_LABEL: &[u8] = b"tenauth access token\0";
+const AUTHORIZATION_CODE_LABEL: &[u8] = b"tenauth authorization code\0";
+const BROWSER_SESSION_LABEL: &[u8] = b"tenauth browser session\0";
+const CSRF_LABEL: &[u8] = b"tenauth csrf\0";
 
 impl SecretHasher {
     pub fn new(key: &[u8]) -> Self {
@@ -157,18 +166,62 @@ impl SecretHasher {
     /// The lookup key of a refresh token a client presented; `None` for a value too long
     /// to be one of ours ([`MAX_PRESENTED_SECRET_LENGTH`]), which is then not even hashed.
     pub fn hash_presented_refresh_token(&self, token: &str) -> Option<RefreshTokenHash> {
-        (token.len() <= MAX_PRESENTED_SECRET_LENGTH).then(|| self.refresh_token_hash(token))
+        self.presented_lookup_hash(REFRESH_TOKEN_LABEL, token)
     }
 
     fn refresh_token_hash(&self, token: &str) -> RefreshTokenHash {
-        let message = [REFRESH_TOKEN_LABEL, token.as_bytes()].concat();
+        self.lookup_hash(REFRESH_TOKEN_LABEL, token)
+    }
+
+    /// The stored, indexed form of an authorization code we issue.
+    pub fn hash_authorization_code(&self, code: &PlainSecret) -> AuthorizationCodeHash {
+        self.lookup_hash(AUTHORIZATION_CODE_LABEL, code.expose())
+    }
+
+    /// The lookup key of a code a client presented; `None` when too long to be ours.
+    pub fn hash_presented_authorization_code(&self, code: &str) -> Option<AuthorizationCodeHash> {
+        self.presented_lookup_hash(AUTHORIZATION_CODE_LABEL, code)
+    }
+
+    /// The stored, indexed form of a browser session id we issue.
+    pub fn hash_session_id(&self, id: &PlainSecret) -> BrowserSessionHash {
+        self.lookup_hash(BROWSER_SESSION_LABEL, id.expose())
+    }
+
+    /// The lookup key of a session id a browser presented; `None` when too long to be ours.
+    pub fn hash_presented_session_id(&self, id: &str) -> Option<BrowserSessionHash> {
+        self.presented_lookup_hash(BROWSER_SESSION_LABEL, id)
+    }
+
+    /// The anti-CSRF token of a form shown to the browser holding `binding` (its session
+    /// id, or before sign-in its pre-session cookie): a MAC, so nothing is stored, and a
+    /// token is worthless with any other cookie.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        let message = [CSRF_LABEL, binding.as_bytes()].concat();
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, &message).as_ref())
+    }
+
+    /// Whether `presented` is the anti-CSRF token for `binding` (constant-time).
+    pub fn csrf_token_matches(&self, binding: &str, presented: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(presented) else {
+            return false;
+        };
+        let message = [CSRF_LABEL, binding.as_bytes()].concat();
+        hmac::verify(&self.key, &message, &tag).is_ok()
+    }
+
+    fn lookup_hash<K>(&self, label: &[u8], value: &str) -> SecretHash<K> {
+        let message = [label, value.as_bytes()].concat();
         SecretHash::new(hmac::sign(&self.key, &message).as_ref())
+    }
+
+    fn presented_lookup_hash<K>(&self, label: &[u8], value: &str) -> Option<SecretHash<K>> {
+        (value.len() <= MAX_PRESENTED_SECRET_LENGTH).then(|| self.lookup_hash(label, value))
     }
 
     /// The stored form of an access token's exact string.
     pub fn hash_access_token(&self, token: &str) -> AccessTokenHash {
-        let message = [ACCESS_TOKEN_LABEL, token.as_bytes()].concat();
-        SecretHash::new(hmac::sign(&self.key, &message).as_ref())
+        self.lookup_hash(ACCESS_TOKEN_LABEL, token)
     }
 
     /// Whether `token` is exactly the access token whose stored hash is `stored`

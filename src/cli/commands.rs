@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{CliError, KeysCommand, Output};
+use super::{CliError, ClientArgs, KeysCommand, Output};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::domain::{now, Actor, GrantType, Name, Password, Slug, TenantId, ADMIN_SCOPE};
 use crate::keys::{init_dir, load_or_generate_secret_hash_key, prune_unneeded_keys, rotate_key};
-use crate::lifecycle::clients::ClientSpec;
+use crate::lifecycle::clients::{ClientRequest, ClientSpec};
 use crate::lifecycle::Lifecycle;
 use crate::routes::views::{
     ClientCredentials, CreatedClient, CreatedUserView, ErasedTenant, PurgeReport, TenantView,
@@ -84,12 +84,13 @@ pub(super) fn keys(settings: &Settings, command: KeysCommand) -> Result<(), CliE
 const ACTOR: Actor = Actor::Cli;
 
 pub(super) fn bootstrap(settings: &Settings, output: &Output) -> Result<(), CliError> {
-    let spec = ClientSpec::parse(
-        "Platform admin (bootstrap)",
-        [GrantType::ClientCredentials.as_str()],
-        [ADMIN_SCOPE],
-        true,
-    )?;
+    let spec = ClientSpec::parse(&ClientRequest {
+        name: "Platform admin (bootstrap)",
+        grant_types: vec![GrantType::ClientCredentials.as_str()],
+        scopes: vec![ADMIN_SCOPE],
+        confidential: true,
+        ..ClientRequest::default()
+    })?;
     let lifecycle = open_lifecycle(settings)?;
     let (client, secret) =
         block_on(lifecycle.create_client(ACTOR, TenantId::PLATFORM, spec, now()))??;
@@ -172,23 +173,13 @@ pub(super) fn erase_tenant(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn create_client(
     settings: &Settings,
     tenant_id: TenantId,
-    name: &str,
-    grant_types: &[String],
-    scopes: &[String],
-    confidential: bool,
+    client: &ClientArgs,
     output: &Output,
 ) -> Result<(), CliError> {
-    // `--grant-type a, b` and `--scope a, b`: the spaces are the command line's, not the values'.
-    let spec = ClientSpec::parse(
-        name,
-        grant_types.iter().map(|grant| grant.trim()),
-        scopes.iter().map(|scope| scope.trim()),
-        confidential,
-    )?;
+    let spec = ClientSpec::parse(&client.request())?;
     let lifecycle = open_lifecycle(settings)?;
     let (client, secret) = block_on(lifecycle.create_client(ACTOR, tenant_id, spec, now()))??;
     let created = CreatedClient::new(&client, secret);

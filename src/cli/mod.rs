@@ -17,6 +17,7 @@ pub use error::CliError;
 
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::TenantId;
+use crate::lifecycle::clients::ClientRequest;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -115,20 +116,55 @@ enum ClientCommand {
     Create {
         #[arg(long)]
         tenant: TenantId,
-        #[arg(long)]
-        name: String,
-        /// Grant types (client_credentials, password, refresh_token), comma-separated or repeated.
-        #[arg(long = "grant-type", value_delimiter = ',', required = true)]
-        grant_types: Vec<String>,
-        /// Scopes the client may request, comma-separated or repeated.
-        #[arg(long = "scope", value_delimiter = ',')]
-        scopes: Vec<String>,
-        /// A public client (no secret): may use only the password and refresh_token grants.
-        #[arg(long)]
-        public: bool,
+        #[command(flatten)]
+        client: ClientArgs,
         #[command(flatten)]
         output: Output,
     },
+}
+
+/// What `client create` is told about the new client.
+#[derive(Debug, Args)]
+pub(crate) struct ClientArgs {
+    #[arg(long)]
+    name: String,
+    /// Grant types (authorization_code, client_credentials, password, refresh_token), comma-separated or repeated.
+    #[arg(long = "grant-type", value_delimiter = ',', required = true)]
+    grant_types: Vec<String>,
+    /// Scopes the client may request, comma-separated or repeated.
+    #[arg(long = "scope", value_delimiter = ',')]
+    scopes: Vec<String>,
+    /// A public client (no secret): may not use client_credentials.
+    #[arg(long)]
+    public: bool,
+    /// A redirect URI for authorization_code (repeat the flag for more).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Where logout may send the browser back (repeat the flag for more).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A first-party client: its users are not asked for consent.
+    #[arg(long)]
+    skip_consent: bool,
+}
+
+impl ClientArgs {
+    /// The request as the admin API would receive it. `--grant-type a, b` and
+    /// `--scope a, b`: the spaces are the command line's, not the values'.
+    pub(crate) fn request(&self) -> ClientRequest<'_> {
+        fn trimmed(values: &[String]) -> Vec<&str> {
+            values.iter().map(|value| value.trim()).collect()
+        }
+        ClientRequest {
+            name: &self.name,
+            grant_types: trimmed(&self.grant_types),
+            scopes: trimmed(&self.scopes),
+            confidential: !self.public,
+            redirect_uris: trimmed(&self.redirect_uris),
+            post_logout_redirect_uris: trimmed(&self.post_logout_redirect_uris),
+            skip_consent: self.skip_consent,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,21 +222,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             command:
                 ClientCommand::Create {
                     tenant,
-                    name,
-                    grant_types,
-                    scopes,
-                    public,
+                    client,
                     output,
                 },
-        } => commands::create_client(
-            &settings,
-            tenant,
-            &name,
-            &grant_types,
-            &scopes,
-            !public,
-            &output,
-        ),
+        } => commands::create_client(&settings, tenant, &client, &output),
         Command::User {
             command:
                 UserCommand::Create {

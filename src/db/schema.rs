@@ -41,6 +41,48 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        skip_consent -> Bool,
+    }
+}
+
+diesel::table! {
+    oauth_authorization_codes (code_hash) {
+        code_hash -> Text,
+        tenant_id -> BigInt,
+        client_id -> Text,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        redirect_uri_given -> Bool,
+        pkce -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        access_token_id -> Nullable<Text>,
+        family_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    browser_sessions (id_hash) {
+        id_hash -> Text,
+        tenant_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_consents (tenant_id, user_id, client_id) {
+        tenant_id -> BigInt,
+        user_id -> BigInt,
+        client_id -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -94,6 +136,7 @@ diesel::joinable!(oauth_clients -> tenants (tenant_id));
 diesel::joinable!(oauth_access_tokens -> tenants (tenant_id));
 diesel::joinable!(oauth_refresh_tokens -> tenants (tenant_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
+diesel::joinable!(browser_sessions -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -102,4 +145,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_access_tokens,
     oauth_refresh_tokens,
     audit_events,
+    oauth_authorization_codes,
+    browser_sessions,
+    oauth_consents,
 );

@@ -6,6 +6,7 @@ mod audit;
 mod client;
 mod id;
 mod name;
+mod redirect;
 mod scope;
 mod secret;
 pub mod standing;
@@ -14,9 +15,10 @@ mod token;
 mod user;
 
 pub use audit::{Actor, AuditAction};
-pub use client::GrantType;
+pub use client::{BrowserRegistration, GrantType};
 pub use id::{ClientId, FamilyId, MalformedId, TenantId, TokenId, UserId};
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
+pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri};
 pub use scope::{
     MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, PLATFORM_SCOPE_PREFIX,
     SERVER_SCOPES, TENANT_ADMIN_SCOPE,

@@ -10,6 +10,7 @@ use super::{ClientId, FamilyId, TokenId, UserId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
+    AuthorizationCode,
     Password,
     ClientCredentials,
     Personal,
@@ -23,12 +24,15 @@ impl TokenKind {
     pub fn access_token_kind(self) -> &'static str {
         match self {
             Self::Personal => "personal",
-            Self::Password | Self::ClientCredentials | Self::Refresh => "access",
+            Self::AuthorizationCode | Self::Password | Self::ClientCredentials | Self::Refresh => {
+                "access"
+            }
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AuthorizationCode => "authorization_code",
             Self::Password => "password",
             Self::ClientCredentials => "client_credentials",
             Self::Personal => "personal",
@@ -42,6 +46,7 @@ impl FromStr for TokenKind {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         match value {
+            "authorization_code" => Ok(Self::AuthorizationCode),
             "password" => Ok(Self::Password),
             "client_credentials" => Ok(Self::ClientCredentials),
             "personal" => Ok(Self::Personal),

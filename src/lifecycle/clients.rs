@@ -11,7 +11,8 @@ use crate::db::models::client::{revoke_clients, Client, NewClient};
 use crate::db::models::token::{revoke_tokens, RevocationCounts};
 use crate::db::DbConnection;
 use crate::domain::{
-    Actor, AuditAction, ClientId, GrantType, Name, PlainSecret, RevocationTarget, Scope, TenantId,
+    Actor, AuditAction, BrowserRegistration, ClientId, GrantType, Name, PlainSecret, RedirectUri,
+    RevocationTarget, Scope, TenantId,
 };
 
 /// What a new client may do: parsed and checked, ready to be stored.
@@ -21,62 +22,97 @@ pub struct ClientSpec {
     pub grant_types: BTreeSet<GrantType>,
     pub scopes: Scope,
     pub confidential: bool,
+    pub browser: BrowserRegistration,
+}
+
+/// A client specification as a caller gives it (the admin API's JSON, the CLI's flags),
+/// not yet parsed.
+#[derive(Debug, Clone, Default)]
+pub struct ClientRequest<'a> {
+    pub name: &'a str,
+    pub grant_types: Vec<&'a str>,
+    pub scopes: Vec<&'a str>,
+    pub confidential: bool,
+    pub redirect_uris: Vec<&'a str>,
+    pub post_logout_redirect_uris: Vec<&'a str>,
+    pub skip_consent: bool,
 }
 
 /// Why a client specification was refused (each message is safe to show).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidClientSpec {
-    #[error("a name is 1 to 255 characters")]
     Name,
-    #[error(
-        "unknown grant type: the grant types are client_credentials, password and refresh_token"
-    )]
     GrantType,
     /// Answered as `invalid_scope` by the admin API.
-    #[error("a scope is malformed")]
     Scope,
-    #[error("a client needs at least one grant type")]
     NoGrantType,
-    #[error("the client_credentials grant needs a confidential client")]
     PublicClientCredentials,
+    RedirectUri,
+    NoRedirectUri,
 }
 
+impl InvalidClientSpec {
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Name => "a name is 1 to 255 characters",
+            Self::GrantType => "unknown grant type: the grant types are authorization_code, client_credentials, password and refresh_token",
+            Self::Scope => "a scope is malformed",
+            Self::NoGrantType => "a client needs at least one grant type",
+            Self::PublicClientCredentials => "the client_credentials grant needs a confidential client",
+            Self::RedirectUri => "a redirect URI is an absolute https URI, an http URI on 127.0.0.1 or [::1], or a reverse-domain private-use scheme, without a fragment",
+            Self::NoRedirectUri => "the authorization_code grant needs at least one redirect URI",
+        }
+    }
+}
+
+impl std::fmt::Display for InvalidClientSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for InvalidClientSpec {}
+
 impl ClientSpec {
-    /// Parses a client specification from its parts as a caller gives them: a name, grant
-    /// type names and scope tokens (the admin API's JSON arrays, the CLI's repeated or
-    /// comma-separated flags, which the CLI trims), and whether the client is
-    /// confidential. Which tenant may
-    /// hold which scopes is checked at creation.
-    pub fn parse<G, S>(
-        name: &str,
-        grant_types: G,
-        scopes: S,
-        confidential: bool,
-    ) -> Result<Self, InvalidClientSpec>
-    where
-        G: IntoIterator,
-        G::Item: AsRef<str>,
-        S: IntoIterator,
-        S::Item: AsRef<str>,
-    {
-        let grant_types: BTreeSet<GrantType> = grant_types
-            .into_iter()
-            .map(|grant| grant.as_ref().parse())
+    /// Parses a client specification as a caller gives it (grant types and scope tokens
+    /// as separate values; the CLI trims its comma-separated flags first). Which tenant
+    /// may hold which scopes is checked at creation.
+    pub fn parse(request: &ClientRequest<'_>) -> Result<Self, InvalidClientSpec> {
+        let grant_types: BTreeSet<GrantType> = request
+            .grant_types
+            .iter()
+            .map(|grant| grant.parse())
             .collect::<Result<_, _>>()
             .map_err(|_| InvalidClientSpec::GrantType)?;
-        let scopes = Scope::from_tokens(scopes).map_err(|_| InvalidClientSpec::Scope)?;
-        let name = name.parse().map_err(|_| InvalidClientSpec::Name)?;
+        let scopes = Scope::from_tokens(&request.scopes).map_err(|_| InvalidClientSpec::Scope)?;
+        let name = request.name.parse().map_err(|_| InvalidClientSpec::Name)?;
+        let uris = |values: &[&str]| {
+            values
+                .iter()
+                .map(|uri| uri.parse::<RedirectUri>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| InvalidClientSpec::RedirectUri)
+        };
+        let browser = BrowserRegistration {
+            redirect_uris: uris(&request.redirect_uris)?,
+            post_logout_redirect_uris: uris(&request.post_logout_redirect_uris)?,
+            skip_consent: request.skip_consent,
+        };
         if grant_types.is_empty() {
             return Err(InvalidClientSpec::NoGrantType);
         }
-        if grant_types.contains(&GrantType::ClientCredentials) && !confidential {
+        if grant_types.contains(&GrantType::ClientCredentials) && !request.confidential {
             return Err(InvalidClientSpec::PublicClientCredentials);
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && browser.redirect_uris.is_empty() {
+            return Err(InvalidClientSpec::NoRedirectUri);
         }
         Ok(Self {
             name,
             grant_types,
             scopes,
-            confidential,
+            confidential: request.confidential,
+            browser,
         })
     }
 }
@@ -112,6 +148,7 @@ impl Lifecycle {
                     grant_types: &spec.grant_types,
                     scopes: &spec.scopes,
                     personal_access: false,
+                    browser: &spec.browser,
                     now,
                 }
                 .insert(conn)?;
@@ -120,6 +157,7 @@ impl Lifecycle {
                     "grant_types": spec.grant_types,
                     "scopes": spec.scopes,
                     "confidential": spec.confidential,
+                    "redirect_uris": spec.browser.redirect_uris,
                 });
                 audit(
                     conn,
@@ -249,72 +287,104 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_client_spec_parses_names_grants_and_scopes_or_says_what_is_wrong() {
-        let spec = ClientSpec::parse(
-            " web ",
-            ["password", "refresh_token"],
-            ["write", "read"],
-            false,
-        )
+    fn a_client_spec_parses_names_grants_scopes_and_redirects_or_says_what_is_wrong() {
+        let spec = ClientSpec::parse(&ClientRequest {
+            name: " web ",
+            grant_types: vec!["password", "refresh_token", "authorization_code"],
+            scopes: vec!["write", "read"],
+            redirect_uris: vec!["https://app.example/cb", "http://127.0.0.1/cb"],
+            ..ClientRequest::default()
+        })
         .unwrap();
         assert_eq!(spec.name.as_str(), "web");
         assert_eq!(
             spec.grant_types,
-            BTreeSet::from([GrantType::Password, GrantType::RefreshToken])
+            BTreeSet::from([
+                GrantType::Password,
+                GrantType::RefreshToken,
+                GrantType::AuthorizationCode
+            ])
         );
         assert_eq!(spec.scopes.to_string(), "read write");
+        assert_eq!(spec.browser.redirect_uris.len(), 2);
 
-        type Case<'a> = (
-            &'a str,
-            &'a [&'a str],
-            &'a [&'a str],
-            bool,
-            InvalidClientSpec,
-        );
-        let no_scopes: [&str; 0] = [];
-        let cases: [Case; 6] = [
-            ("", &["password"], &[], true, InvalidClientSpec::Name),
+        let valid = ClientRequest {
+            name: "web",
+            grant_types: vec!["password"],
+            confidential: true,
+            ..ClientRequest::default()
+        };
+        let cases: [(ClientRequest, InvalidClientSpec); 9] = [
             (
-                "web",
-                &["implicit"],
-                &[],
-                true,
+                ClientRequest {
+                    name: "",
+                    ..valid.clone()
+                },
+                InvalidClientSpec::Name,
+            ),
+            (
+                ClientRequest {
+                    grant_types: vec!["implicit"],
+                    ..valid.clone()
+                },
                 InvalidClientSpec::GrantType,
             ),
             (
-                "web",
-                &[" password"],
-                &[],
-                true,
+                ClientRequest {
+                    grant_types: vec![" password"],
+                    ..valid.clone()
+                },
                 InvalidClientSpec::GrantType,
             ),
             (
-                "web",
-                &["password"],
-                &["a\"b"],
-                true,
+                ClientRequest {
+                    scopes: vec!["a\"b"],
+                    ..valid.clone()
+                },
                 InvalidClientSpec::Scope,
             ),
-            ("web", &[], &[], true, InvalidClientSpec::NoGrantType),
             (
-                "web",
-                &["client_credentials"],
-                &[],
-                false,
+                ClientRequest {
+                    grant_types: vec![],
+                    ..valid.clone()
+                },
+                InvalidClientSpec::NoGrantType,
+            ),
+            (
+                ClientRequest {
+                    grant_types: vec!["client_credentials"],
+                    confidential: false,
+                    ..valid.clone()
+                },
                 InvalidClientSpec::PublicClientCredentials,
             ),
+            (
+                ClientRequest {
+                    grant_types: vec!["authorization_code"],
+                    ..valid.clone()
+                },
+                InvalidClientSpec::NoRedirectUri,
+            ),
+            (
+                ClientRequest {
+                    redirect_uris: vec!["http://app.example/cb"],
+                    ..valid.clone()
+                },
+                InvalidClientSpec::RedirectUri,
+            ),
+            (
+                ClientRequest {
+                    post_logout_redirect_uris: vec!["https://x/#f"],
+                    ..valid.clone()
+                },
+                InvalidClientSpec::RedirectUri,
+            ),
         ];
-        for (name, grants, scopes, confidential, expected) in cases {
-            let parsed = ClientSpec::parse(
-                name,
-                grants,
-                scopes.iter().chain(no_scopes.iter()),
-                confidential,
-            );
+        for (request, expected) in cases {
             assert_eq!(
-                parsed.unwrap_err(),
+                ClientSpec::parse(&request).unwrap_err(),
                 expected,
-                "{name:?} {grants:?} {scopes:?}"
+                "{request:?}"
             );
         }
     }

@@ -15,12 +15,14 @@ use chrono::NaiveDateTime;
 use super::{audit, lock_live_tenant, Lifecycle, LifecycleError, TenantLock};
 use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::{revoke_clients, NewClient};
+use crate::db::models::session::end_sessions;
 use crate::db::models::tenant::{Erasure, NewTenant, Tenant};
 use crate::db::models::token::erase::delete_token_batch;
 use crate::db::models::token::revoke_tokens;
 use crate::db::DbConnection;
 use crate::domain::{
-    Actor, AuditAction, ClientId, Name, RevocationTarget, Scope, Slug, TenantId, TenantStatus,
+    Actor, AuditAction, BrowserRegistration, ClientId, Name, RevocationTarget, Scope, Slug,
+    TenantId, TenantStatus,
 };
 
 /// The name every tenant's personal-access client gets.
@@ -71,6 +73,7 @@ impl Lifecycle {
                     grant_types: &BTreeSet::new(),
                     scopes: &Scope::default(),
                     personal_access: true,
+                    browser: &BrowserRegistration::default(),
                     now,
                 }
                 .insert(conn)?;
@@ -151,6 +154,9 @@ impl Lifecycle {
                 let tenant = lock_live_tenant(conn, id, TenantLock::Tenant)?;
                 if tenant.status != status {
                     Tenant::set_status(conn, id, status, now)?;
+                    if status == TenantStatus::Suspended {
+                        end_sessions(conn, id, None)?;
+                    }
                     let action = match status {
                         TenantStatus::Suspended => AuditAction::TenantSuspend,
                         _ => AuditAction::TenantActivate,
@@ -250,6 +256,7 @@ fn delete_tenant(
     lock_live_tenant(conn, id, TenantLock::Tenant)?;
     Tenant::set_status(conn, id, TenantStatus::Deleted, now)?;
     let tokens = revoke_tokens(conn, id, &RevocationTarget::Tenant, now)?;
+    end_sessions(conn, id, None)?;
     let clients = revoke_clients(conn, id, None, now)?;
     let receipt = DeletionReceipt {
         id,

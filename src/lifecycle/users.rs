@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 
 use super::{audit, lock_live_tenant, revocation_details, Lifecycle, LifecycleError, TenantLock};
+use crate::db::models::session::end_sessions;
 use crate::db::models::token::{revoke_tokens, RevocationCounts};
 use crate::db::models::user::{NewUser, User};
 use crate::db::{blocking, DbConnection};
@@ -104,8 +105,8 @@ impl Lifecycle {
         .await
     }
 
-    /// Disables a user: it can no longer log in, and its tokens introspect inactive (its
-    /// standing, not a revocation: nothing is revoked).
+    /// Disables a user: it can no longer log in, its browser sessions end, and its tokens
+    /// introspect inactive (its standing, not a revocation: nothing is revoked).
     pub async fn disable_user(
         &self,
         actor: Actor,
@@ -117,6 +118,7 @@ impl Lifecycle {
             .write_async(move |conn| {
                 live_user(conn, tenant_id, user_id)?;
                 User::disable(conn, tenant_id, user_id, now)?;
+                end_sessions(conn, tenant_id, Some(user_id))?;
                 let details = revocation_details(RevocationCounts::default());
                 audit(
                     conn,
@@ -168,7 +170,8 @@ fn live_user(
     User::find_in_tenant(conn, tenant_id, user_id)?.ok_or(LifecycleError::NotFound("no such user"))
 }
 
-/// Revokes every token of the user and audits `action` with the counts.
+/// Revokes every token of the user, ends its browser sessions, and audits `action` with
+/// the counts.
 fn revoke_user_tokens(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -178,6 +181,7 @@ fn revoke_user_tokens(
     now: NaiveDateTime,
 ) -> Result<RevocationCounts, LifecycleError> {
     let counts = revoke_tokens(conn, tenant_id, &RevocationTarget::User(user_id), now)?;
+    end_sessions(conn, tenant_id, Some(user_id))?;
     let details = revocation_details(counts);
     audit(
         conn,

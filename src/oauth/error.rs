@@ -16,6 +16,10 @@ pub enum ErrorCode {
     InvalidGrant,
     UnauthorizedClient,
     UnsupportedGrantType,
+    /// RFC 6749 §4.1.2.1: the user denied the request.
+    AccessDenied,
+    /// RFC 6749 §4.1.2.1: a `response_type` other than `code`.
+    UnsupportedResponseType,
     InvalidScope,
     ServerError,
     TemporarilyUnavailable,
@@ -33,6 +37,8 @@ impl ErrorCode {
             Self::InvalidGrant => "invalid_grant",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidScope => "invalid_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable | Self::RateLimited => "temporarily_unavailable",

@@ -185,6 +185,16 @@ impl OAuthServer {
 }
 
 impl PreparedTokens {
+    /// The access token's id.
+    pub fn jti(&self) -> &TokenId {
+        &self.jti
+    }
+
+    /// The refresh-token family these tokens start or continue, if any.
+    pub fn family_id(&self) -> Option<&FamilyId> {
+        self.refresh.as_ref().map(|refresh| &refresh.family_id)
+    }
+
     /// Stores the tokens if the tenant is still active, the client not revoked and the user
     /// (if any) enabled, atomically with that check (on PostgreSQL in one statement, which
     /// needs no transaction around it: see [`NewTokens::insert_if_permitted`]).

@@ -20,6 +20,7 @@
 //! or revocation at all. The grants here are therefore written on narrow functions of our
 //! own, one file each, in the shape of oxide-auth's and fosite's decomposition.
 
+pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
 pub mod error;

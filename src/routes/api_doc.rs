@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, health, me, metrics, personal, token, well_known};
+use super::{admin, health, me, metrics, pages, personal, token, well_known};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,11 @@ use super::{admin, health, me, metrics, personal, token, well_known};
             metadata (RFC 8414), personal access tokens and the admin API."
     ),
     paths(
+        pages::authorize,
+        pages::authorize_form,
+        pages::logout,
+        pages::logout_form,
+        pages::stylesheet,
         token::issue_token,
         token::introspect_token,
         token::revoke_token,
@@ -54,6 +59,7 @@ use super::{admin, health, me, metrics, personal, token, well_known};
     ),
     modifiers(&SecuritySchemes),
     tags(
+        (name = "browser", description = "The pages a person sees: the authorization endpoint (sign-in and consent) and logout"),
         (name = "oauth", description = "The OAuth endpoints; clients authenticate with HTTP Basic (client_secret_basic) or in the form (client_secret_post)"),
         (name = "personal", description = "Endpoints for the holder of a bearer access token"),
         (name = "admin", description = "Tenants, clients, users and tokens: a Bearer token with scope `admin` (platform tenant) or `tenant:admin` (own tenant)"),

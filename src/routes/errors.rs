@@ -134,17 +134,8 @@ impl From<LifecycleError> for AppError {
 impl From<InvalidClientSpec> for AppError {
     fn from(error: InvalidClientSpec) -> Self {
         match error {
-            InvalidClientSpec::Scope => Self::invalid_scope("a scope is malformed"),
-            InvalidClientSpec::Name => Self::invalid_request("a name is 1 to 255 characters"),
-            InvalidClientSpec::GrantType => Self::invalid_request(
-                "grant_types may hold client_credentials, password and refresh_token",
-            ),
-            InvalidClientSpec::NoGrantType => {
-                Self::invalid_request("a client needs at least one grant type")
-            }
-            InvalidClientSpec::PublicClientCredentials => {
-                Self::invalid_request("the client_credentials grant needs a confidential client")
-            }
+            InvalidClientSpec::Scope => Self::invalid_scope(error.description()),
+            _ => Self::invalid_request(error.description()),
         }
     }
 }

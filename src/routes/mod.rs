@@ -13,6 +13,7 @@ mod health;
 pub mod json;
 mod me;
 pub mod metrics;
+mod pages;
 mod personal;
 pub mod request_id;
 mod state;
@@ -103,6 +104,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/.well-known/oauth-authorization-server",
             well_known::metadata,
         ),
+        at(M::GET, "/oauth/authorize", pages::authorize),
+        at(M::POST, "/oauth/authorize", pages::authorize_form),
+        at(M::GET, "/oauth/logout", pages::logout),
+        at(M::POST, "/oauth/logout", pages::logout_form),
+        at(M::GET, "/oauth/assets/tenauth.css", pages::stylesheet),
         at(M::POST, "/oauth/token", token::issue_token),
         at(M::POST, "/oauth/introspect", token::introspect_token),
         at(M::POST, "/oauth/revoke", token::revoke_token),

@@ -63,7 +63,7 @@ pub(super) struct TokenParametersForm {
         (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = crate::routes::errors::ErrorBody),
         (status = 401, description = "invalid_client (with WWW-Authenticate: Basic when Basic was used)", body = crate::routes::errors::ErrorBody),
         (status = 413, description = "body over 64 KiB", body = crate::routes::errors::ErrorBody),
-        (status = 429, description = "rate limited or failed-login throttle; Retry-After", body = crate::routes::errors::ErrorBody),
+        (status = 429, description = "rate limited, failed-login throttle, or failed client authentications past the budget; Retry-After", body = crate::routes::errors::ErrorBody),
         (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ),
     security(("client_secret_basic" = []), ())
@@ -134,7 +134,7 @@ fn token_parameters(
         (status = 200, description = "the token's state; `{\"active\":false}` alone for every token that is not active", body = crate::oauth::introspection::Introspection),
         (status = 400, description = "invalid_request (no token)", body = crate::routes::errors::ErrorBody),
         (status = 401, description = "invalid_client: only confidential clients may introspect", body = crate::routes::errors::ErrorBody),
-        (status = 429, description = "rate limited; Retry-After", body = crate::routes::errors::ErrorBody),
+        (status = 429, description = "rate limited, or failed client authentications past the budget; Retry-After", body = crate::routes::errors::ErrorBody),
         (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ),
     security(("client_secret_basic" = []), ())
@@ -165,7 +165,7 @@ pub async fn introspect_token(
         (status = 200, description = "revoked, or unknown/expired/already revoked/another tenant's (all look alike)"),
         (status = 400, description = "invalid_request (no token), or unauthorized_client (another client's token of the same tenant)", body = crate::routes::errors::ErrorBody),
         (status = 401, description = "invalid_client", body = crate::routes::errors::ErrorBody),
-        (status = 429, description = "rate limited; Retry-After", body = crate::routes::errors::ErrorBody),
+        (status = 429, description = "rate limited, or failed client authentications past the budget; Retry-After", body = crate::routes::errors::ErrorBody),
         (status = 503, description = "temporarily_unavailable; Retry-After", body = crate::routes::errors::ErrorBody),
     ),
     security(("client_secret_basic" = []), ())

@@ -156,6 +156,16 @@ pub struct ClientView {
     pub personal_access: bool,
     pub revoked: bool,
     pub created_at: String,
+    /// Where `/oauth/authorize` may send the browser back.
+    pub redirect_uris: Vec<String>,
+    /// Where `/oauth/logout` may send the browser.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A first-party client: its users are not asked for consent.
+    pub skip_consent: bool,
+}
+
+fn uri_strings(uris: &[crate::domain::RedirectUri]) -> Vec<String> {
+    uris.iter().map(ToString::to_string).collect()
 }
 
 impl From<&Client> for ClientView {
@@ -174,6 +184,9 @@ impl From<&Client> for ClientView {
             personal_access: client.personal_access,
             revoked: client.revoked_at.is_some(),
             created_at: rfc3339(client.created_at),
+            redirect_uris: uri_strings(&client.browser.redirect_uris),
+            post_logout_redirect_uris: uri_strings(&client.browser.post_logout_redirect_uris),
+            skip_consent: client.browser.skip_consent,
         }
     }
 }
@@ -387,7 +400,8 @@ pub struct Me {
     pub scope: String,
     /// `access` or `personal`.
     pub token_kind: &'static str,
-    /// The grant that issued it: `client_credentials`, `password`, `refresh` or `personal`.
+    /// The grant that issued it: `authorization_code`, `client_credentials`, `password`,
+    /// `refresh` or `personal`.
     #[schema(value_type = String)]
     pub grant: TokenKind,
     pub exp: i64,

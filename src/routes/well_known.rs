@@ -45,6 +45,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     public_for(&mut response, MAX_METADATA_AGE);
     response.json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
@@ -54,8 +55,11 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "scopes_supported": SERVER_SCOPES,
         "service_documentation": state.service_documentation,
         "grant_types_supported": grant_types,
-        // No authorization endpoint: none of the supported grants uses one.
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        // PKCE is required of every client, with S256 only (RFC 7636, RFC 9700 §2.1.1).
+        "code_challenge_methods_supported": ["S256"],
+        // RFC 9207: every authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         // Introspection answers confidential clients only; revocation also public ones.
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

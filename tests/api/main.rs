@@ -9,6 +9,7 @@ mod admin_clients;
 mod admin_tenants;
 mod admin_users;
 mod architecture;
+mod authorization_code;
 mod cache;
 mod cli;
 mod cors;

@@ -55,6 +55,7 @@ fn new_client(conn: &mut DbConnection, tenant_id: TenantId) -> Result<ClientId, 
         grant_types: &BTreeSet::from([GrantType::Password]),
         scopes: &"read".parse().unwrap(),
         personal_access: false,
+        browser: &Default::default(),
         now: now(),
     }
     .insert(conn)?;

@@ -22,6 +22,7 @@ async fn app() -> TestApp {
     settings.limits.tenant_rate = 0;
     settings.limits.user_failures = 0;
     settings.limits.client_failures = 0;
+    settings.limits.client_auth_failures = 0;
     spawn_app_with(db, settings).await
 }
 

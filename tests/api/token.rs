@@ -197,7 +197,7 @@ both_backends! {
         let secret = acme.client.secret.clone().unwrap();
         assert_oauth_error(app.token(&[("grant_type", "client_credentials"), ("client_secret", &secret)], basic).await, 400, "invalid_request", "two authentication methods").await;
         assert_oauth_error(app.token(&[("grant_type", "client_credentials")], None).await, 401, "invalid_client", "no client authentication").await;
-        assert_oauth_error(app.token(&[("grant_type", "authorization_code"), ("code", "x")], basic).await, 400, "unsupported_grant_type", "unknown grant").await;
+        assert_oauth_error(app.token(&[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", "x")], basic).await, 400, "unsupported_grant_type", "unknown grant").await;
         assert_oauth_error(app.token(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")], Some(cc_only.basic())).await, 400, "unauthorized_client", "grant not enabled").await;
         assert_oauth_error(app.token(&[("grant_type", "refresh_token"), ("refresh_token", "garbage")], basic).await, 400, "invalid_grant", "garbage refresh token").await;
         assert_oauth_error(app.client_credentials(&acme.client, Some("read delete")).await, 400, "invalid_scope", "scope beyond the client's").await;
@@ -224,7 +224,7 @@ both_backends! {
         app.database.write(move |conn| NewClient {
             id: &insert_id, tenant_id, name: "special", secret_hash: Some(&hash),
             grant_types: &BTreeSet::from([GrantType::ClientCredentials]), scopes: &"read".parse().unwrap(),
-            personal_access: false, now: now(),
+            personal_access: false, browser: &Default::default(), now: now(),
         }.insert(conn)).unwrap();
 
         // urlencoded: '%' -> %25, ' ' -> '+', '&' -> %26, '+' -> %2B, ':' -> %3A, 'é' -> %C3%A9
@@ -256,7 +256,7 @@ both_backends! {
         app.database.write(move |conn| NewClient {
             id: &insert_id, tenant_id, name: "legacy", secret_hash: Some(&hash),
             grant_types: &BTreeSet::from([GrantType::ClientCredentials]), scopes: &scopes,
-            personal_access: false, now: now(),
+            personal_access: false, browser: &Default::default(), now: now(),
         }.insert(conn)).unwrap();
         let basic = Some((id.as_str(), secret.expose()));
 

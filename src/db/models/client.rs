@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use crate::db::schema::{oauth_clients, tenants};
 use crate::db::{load_unique, parse_column, DbConnection, DbError};
 use crate::domain::{
-    ClientId, ClientStanding, GrantType, Scope, Standing, TenantId, TenantStatus, UserStanding,
+    BrowserRegistration, ClientId, ClientStanding, GrantType, RedirectUri, Scope, Standing,
+    TenantId, TenantStatus, UserStanding,
 };
 use crate::secrets::{ClientSecretHash, SecretHash};
 
@@ -25,6 +26,9 @@ pub(crate) struct ClientRow {
     revoked_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    skip_consent: bool,
 }
 
 /// An OAuth client, parsed from its row.
@@ -41,6 +45,23 @@ pub struct Client {
     pub revoked_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Redirect URIs, logout URIs and consent (the browser flows).
+    pub browser: BrowserRegistration,
+}
+
+/// Redirect URIs are stored space-separated (none contains a space).
+fn parse_uris(stored: &str) -> Result<Vec<RedirectUri>, DbError> {
+    stored
+        .split_whitespace()
+        .map(|uri| parse_column(uri, "redirect URI"))
+        .collect()
+}
+
+fn store_uris(uris: &[RedirectUri]) -> String {
+    uris.iter()
+        .map(RedirectUri::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -64,6 +85,11 @@ impl TryFrom<ClientRow> for Client {
             revoked_at: row.revoked_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            browser: BrowserRegistration {
+                redirect_uris: parse_uris(&row.redirect_uris)?,
+                post_logout_redirect_uris: parse_uris(&row.post_logout_redirect_uris)?,
+                skip_consent: row.skip_consent,
+            },
         })
     }
 }
@@ -153,6 +179,7 @@ pub struct NewClient<'a> {
     pub grant_types: &'a BTreeSet<GrantType>,
     pub scopes: &'a Scope,
     pub personal_access: bool,
+    pub browser: &'a BrowserRegistration,
     pub now: NaiveDateTime,
 }
 
@@ -175,6 +202,10 @@ impl NewClient<'_> {
                 oauth_clients::personal_access.eq(self.personal_access),
                 oauth_clients::created_at.eq(self.now),
                 oauth_clients::updated_at.eq(self.now),
+                oauth_clients::redirect_uris.eq(store_uris(&self.browser.redirect_uris)),
+                oauth_clients::post_logout_redirect_uris
+                    .eq(store_uris(&self.browser.post_logout_redirect_uris)),
+                oauth_clients::skip_consent.eq(self.browser.skip_consent),
             ))
             .execute(conn)?;
         Ok(())

@@ -9,6 +9,8 @@
 
 pub mod audit;
 pub mod client;
+pub mod code;
+pub mod session;
 pub mod tenant;
 pub mod token;
 pub mod user;

@@ -197,9 +197,22 @@ impl Tenant {
         id: TenantId,
         now: NaiveDateTime,
     ) -> Result<Erasure, DbError> {
-        use crate::db::schema::{audit_events, oauth_clients, users};
+        use crate::db::schema::{
+            audit_events, browser_sessions, oauth_authorization_codes, oauth_clients,
+            oauth_consents, users,
+        };
         let tenant = id.get();
         let tokens = super::token::erase::delete_all_tokens(conn, id)?;
+        // What refers to its clients and users, and counts for nothing in the receipt.
+        diesel::delete(
+            oauth_authorization_codes::table
+                .filter(oauth_authorization_codes::tenant_id.eq(tenant)),
+        )
+        .execute(conn)?;
+        diesel::delete(browser_sessions::table.filter(browser_sessions::tenant_id.eq(tenant)))
+            .execute(conn)?;
+        diesel::delete(oauth_consents::table.filter(oauth_consents::tenant_id.eq(tenant)))
+            .execute(conn)?;
         let erasure = Erasure {
             refresh_tokens: tokens.refresh_tokens,
             access_tokens: tokens.access_tokens,

@@ -1,8 +1,9 @@
 //! The token endpoint's grants (RFC 6749 §4.3, §4.4, §6), one file each, behind one
 //! entry point, [`OAuthServer::exchange`].
 
+mod authorization_code;
 mod client_credentials;
-mod password;
+pub(crate) mod password;
 mod refresh_token;
 
 use std::sync::Arc;
@@ -33,6 +34,11 @@ pub enum TokenRequest {
         refresh_token: String,
         scope: Option<Scope>,
     },
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
 }
 
 impl TokenRequest {
@@ -42,6 +48,7 @@ impl TokenRequest {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::Password { .. } => GrantType::Password,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         }
     }
 
@@ -74,6 +81,11 @@ impl TokenRequest {
             GrantType::RefreshToken => Self::RefreshToken {
                 refresh_token: required("refresh_token", "refresh_token is missing")?,
                 scope,
+            },
+            GrantType::AuthorizationCode => Self::AuthorizationCode {
+                code: required("code", "code is missing")?,
+                redirect_uri: form.take("redirect_uri"),
+                code_verifier: form.take("code_verifier"),
             },
         })
     }
@@ -139,6 +151,20 @@ impl OAuthServer {
                 refresh_token,
                 scope,
             } => refresh_token::issue(self, &client, &refresh_token, scope, now),
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => authorization_code::redeem(
+                self,
+                &client,
+                authorization_code::Presented {
+                    code: &code,
+                    redirect_uri: redirect_uri.as_deref(),
+                    code_verifier: code_verifier.as_deref(),
+                },
+                now,
+            ),
         };
         issued
             .map(TokenResponse::from)
@@ -149,7 +175,10 @@ impl OAuthServer {
 /// The scope a new grant gets (RFC 6749 §3.3): what was asked for, which must lie within
 /// the client's allowed scopes, or by default all of those its tenant's tokens may carry.
 /// Issuance checks the result again (`Scope::refusal_in`), whatever the grant.
-fn resolve_scope(requested: Option<Scope>, client: &Client) -> Result<Scope, OAuthError> {
+pub(crate) fn resolve_scope(
+    requested: Option<Scope>,
+    client: &Client,
+) -> Result<Scope, OAuthError> {
     match requested {
         Some(requested) if !requested.is_subset_of(&client.scopes) => Err(
             OAuthError::invalid_scope("the requested scope exceeds what the client may have"),
@@ -204,6 +233,7 @@ mod tests {
             revoked_at: None,
             created_at: crate::domain::now(),
             updated_at: crate::domain::now(),
+            browser: Default::default(),
         }
     }
 

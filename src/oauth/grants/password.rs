@@ -17,18 +17,16 @@ use crate::secrets::verify_password;
 
 const BAD_CREDENTIALS: &str = "the resource owner credentials are invalid";
 
-pub(super) fn issue(
+/// Checks a user's username and password in the client's tenant, under the failed-login
+/// throttle (per tenant and username, and per client): the password grant's check, and
+/// the sign-in page's. Every failure is the one `invalid_grant` after the same work (or
+/// 429 while throttled). Runs Argon2: call it on a blocking thread.
+pub(crate) fn check_credentials(
     server: &OAuthServer,
     client: &Client,
     username: &str,
     password: String,
-    requested: Option<Scope>,
-    now: NaiveDateTime,
-) -> Result<IssuedTokens, OAuthError> {
-    if !client.allows(GrantType::Password) {
-        return Err(OAuthError::unauthorized_client());
-    }
-    let scope = resolve_scope(requested, client)?;
+) -> Result<User, OAuthError> {
     let username = username
         .parse::<Username>()
         .map_err(|_| OAuthError::invalid_grant(BAD_CREDENTIALS))?;
@@ -49,13 +47,29 @@ pub(super) fn issue(
     let user = match user {
         Some(user) if password_matches && !user.disabled => user,
         _ => {
-            log::info!(target: "tenauth::security", "password grant refused for client {}: unknown user, wrong password or disabled user", client.id);
+            log::info!(target: "tenauth::security", "sign-in refused for client {}: unknown user, wrong password or disabled user", client.id);
             return Err(failed());
         }
     };
     server
         .limits
         .login_succeeded(client.tenant_id, &username, &client.id);
+    Ok(user)
+}
+
+pub(super) fn issue(
+    server: &OAuthServer,
+    client: &Client,
+    username: &str,
+    password: String,
+    requested: Option<Scope>,
+    now: NaiveDateTime,
+) -> Result<IssuedTokens, OAuthError> {
+    if !client.allows(GrantType::Password) {
+        return Err(OAuthError::unauthorized_client());
+    }
+    let scope = resolve_scope(requested, client)?;
+    let user = check_credentials(server, client, username, password)?;
     let refresh = if client.allows(GrantType::RefreshToken) {
         RefreshPlan::NewFamily {
             scope: scope.clone(),

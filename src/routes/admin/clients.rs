@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 
 use super::{TenantAdmin, TenantErrors};
 use crate::domain::{now, ClientId};
-use crate::lifecycle::clients::ClientSpec;
+use crate::lifecycle::clients::{ClientRequest, ClientSpec};
 use crate::routes::errors::AppError;
 use crate::routes::json::JsonObject;
 use crate::routes::views::{
@@ -20,6 +20,15 @@ pub struct CreateClient {
     scopes: Vec<String>,
     #[serde(default = "confidential_by_default")]
     confidential: bool,
+    /// Where `/oauth/authorize` may send the browser back (needed for `authorization_code`).
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    /// Where `/oauth/logout` may send the browser after signing out.
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    /// A first-party client: its users are not asked for consent.
+    #[serde(default)]
+    skip_consent: bool,
 }
 
 fn confidential_by_default() -> bool {
@@ -48,12 +57,18 @@ pub async fn create_client(
     JsonObject(body): JsonObject<CreateClient>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let spec = ClientSpec::parse(
-        &body.name,
-        &body.grant_types,
-        &body.scopes,
-        body.confidential,
-    )?;
+    fn strs(values: &[String]) -> Vec<&str> {
+        values.iter().map(String::as_str).collect()
+    }
+    let spec = ClientSpec::parse(&ClientRequest {
+        name: &body.name,
+        grant_types: strs(&body.grant_types),
+        scopes: strs(&body.scopes),
+        confidential: body.confidential,
+        redirect_uris: strs(&body.redirect_uris),
+        post_logout_redirect_uris: strs(&body.post_logout_redirect_uris),
+        skip_consent: body.skip_consent,
+    })?;
     let (client, secret) = state
         .lifecycle
         .create_client(admin.actor, admin.tenant_id, spec, now())

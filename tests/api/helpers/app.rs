@@ -7,7 +7,7 @@ use tenauth::config::Settings;
 use tenauth::db::Database;
 use tenauth::domain::{now, Actor, GrantType, Password, TenantId};
 use tenauth::keys::load_or_generate_secret_hash_key;
-use tenauth::lifecycle::clients::ClientSpec;
+use tenauth::lifecycle::clients::{ClientRequest, ClientSpec};
 use tenauth::lifecycle::users::CreatedUser;
 use tenauth::lifecycle::Lifecycle;
 use tenauth::secrets::SecretHasher;
@@ -111,12 +111,18 @@ impl TestApp {
         scopes: &str,
         confidential: bool,
     ) -> TestClient {
-        let spec = ClientSpec::parse(
-            "test client",
-            grants.iter().map(|grant| grant.as_str()),
-            scopes.split_whitespace(),
+        let spec = ClientSpec::parse(&ClientRequest {
+            name: "test client",
+            grant_types: grants.iter().map(|grant| grant.as_str()).collect(),
+            scopes: scopes.split_whitespace().collect(),
             confidential,
-        )
+            redirect_uris: if grants.contains(&GrantType::AuthorizationCode) {
+                vec![TEST_REDIRECT_URI]
+            } else {
+                vec![]
+            },
+            ..ClientRequest::default()
+        })
         .expect("client spec");
         let (client, secret) = self
             .lifecycle()
@@ -183,6 +189,10 @@ impl TestApp {
             .expect("request the server")
     }
 }
+
+/// The redirect URI of the clients `provision_client` gives `authorization_code`: a
+/// loopback URI, so any port of 127.0.0.1 matches it.
+pub const TEST_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
 /// A provisioned tenant: its confidential client and one user.
 #[derive(Clone)]

@@ -110,10 +110,17 @@ impl RefreshToken {
 /// transaction-scoped advisory lock on the family id orders them all. SQLite's single
 /// writer already runs one transaction at a time.
 pub fn lock_family(conn: &mut DbConnection, family_id: &FamilyId) -> Result<(), DbError> {
+    advisory_lock(conn, family_id.as_str())
+}
+
+/// A transaction-scoped advisory lock on `key` (PostgreSQL; SQLite's single writer
+/// already runs one transaction at a time): whoever takes it second waits for the first
+/// transaction to end.
+pub(crate) fn advisory_lock(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
     if let DbConnection::Postgres(conn) = conn {
         Prepared(
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind::<diesel::sql_types::Text, _>(family_id.as_str()),
+                .bind::<diesel::sql_types::Text, _>(key),
         )
         .execute(conn)?;
     }

@@ -1,0 +1,32 @@
+DROP TABLE oauth_consents;
+DROP TABLE browser_sessions;
+DROP TABLE oauth_authorization_codes;
+DELETE FROM oauth_refresh_tokens WHERE access_token_id IN (SELECT id FROM oauth_access_tokens WHERE kind = 'authorization_code');
+DELETE FROM oauth_access_tokens WHERE kind = 'authorization_code';
+CREATE TABLE oauth_access_tokens_previous (
+    id         TEXT PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants (id),
+    client_id  TEXT NOT NULL,
+    user_id    INTEGER,
+    kind       TEXT NOT NULL CHECK (kind IN ('password', 'client_credentials', 'personal', 'refresh')),
+    name       TEXT,
+    scopes     TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    revoked_at TIMESTAMP,
+    token_hash TEXT,
+    FOREIGN KEY (tenant_id, client_id) REFERENCES oauth_clients (tenant_id, id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
+);
+INSERT INTO oauth_access_tokens_previous
+    SELECT id, tenant_id, client_id, user_id, kind, name, scopes, created_at, expires_at, revoked_at, token_hash
+    FROM oauth_access_tokens;
+DROP TABLE oauth_access_tokens;
+ALTER TABLE oauth_access_tokens_previous RENAME TO oauth_access_tokens;
+CREATE UNIQUE INDEX oauth_access_tokens_tenant_id_id ON oauth_access_tokens (tenant_id, id);
+CREATE INDEX oauth_access_tokens_tenant_id_client_id ON oauth_access_tokens (tenant_id, client_id);
+CREATE INDEX oauth_access_tokens_tenant_id_user_id ON oauth_access_tokens (tenant_id, user_id);
+CREATE INDEX oauth_access_tokens_expires_at ON oauth_access_tokens (expires_at);
+ALTER TABLE oauth_clients DROP COLUMN skip_consent;
+ALTER TABLE oauth_clients DROP COLUMN post_logout_redirect_uris;
+ALTER TABLE oauth_clients DROP COLUMN redirect_uris;

@@ -10,6 +10,7 @@ mod admin_tenants;
 mod admin_users;
 mod architecture;
 mod authorization_code;
+mod browser;
 mod cache;
 mod cli;
 mod cors;

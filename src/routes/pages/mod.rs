@@ -157,8 +157,10 @@ fn read_step(form: &mut Form) -> Option<Step> {
 }
 
 /// The browser's cookies, and whether the request came from this site: its `Origin`, or
-/// else its `Referer`, names this server as the browser reaches it (neither: a browser
-/// that sends none, which `SameSite=Lax` cookies already cover).
+/// else its `Referer`, names this server as the browser reaches it. Neither, or an
+/// `Origin: null`, proves nothing either way: browsers send `null` for a form posted from a
+/// page with `Referrer-Policy: no-referrer` (ours), so the anti-CSRF token, bound to a
+/// `SameSite=Lax` cookie, decides alone then.
 fn browser(request: &HttpRequest) -> Browser {
     let cookies = request
         .cookies()
@@ -175,7 +177,8 @@ fn browser(request: &HttpRequest) -> Browser {
         request
             .headers()
             .get(name)
-            .map(|value| value.to_str().unwrap_or("null").to_owned())
+            .map(|value| value.to_str().unwrap_or("invalid").to_owned())
+            .filter(|value| value != "null")
     };
     let same_origin = match (header_value(header::ORIGIN), header_value(header::REFERER)) {
         (Some(origin), _) => origin == own_origin,

@@ -9,6 +9,7 @@ mod name;
 mod redirect;
 mod scope;
 mod secret;
+pub mod session;
 pub mod standing;
 mod tenant;
 mod token;

@@ -6,10 +6,13 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::{audit, lock_live_tenant, revocation_details, Lifecycle, LifecycleError, TenantLock};
+use crate::db::models::code::purge_expired_codes;
+use crate::db::models::session::purge_ended_sessions;
 use crate::db::models::token::{
     purge_batch, revoke_tokens, AccessTokenSummary, PurgeCursor, RevocationCounts, TokenQuery,
 };
 use crate::db::{Database, DbError};
+use crate::domain::session::SESSION_IDLE;
 use crate::domain::{Actor, AuditAction, RevocationTarget, TenantId};
 
 /// How long expired and revoked tokens are kept before purge deletes them.
@@ -114,7 +117,7 @@ impl Lifecycle {
     }
 }
 
-/// The purge, batch by batch, on the calling thread.
+/// The purge, batch by batch, on the calling thread; then expired codes and ended sessions.
 fn purge_tokens(
     db: &Database,
     retention: Duration,
@@ -132,5 +135,11 @@ fn purge_tokens(
         total.access_tokens += deleted.access_tokens;
         total.refresh_tokens += deleted.refresh_tokens;
     }
+    // The browser flow's short-lived rows, in one statement each: codes live a minute and
+    // sessions hours, so few are ever past their end at once.
+    db.write(move |conn| {
+        purge_expired_codes(conn, cutoff)?;
+        purge_ended_sessions(conn, now, now - SESSION_IDLE)
+    })?;
     Ok(total)
 }

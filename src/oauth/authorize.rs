@@ -30,19 +30,12 @@ use crate::db::models::code::NewAuthorizationCode;
 use crate::db::models::session::{find_consent, remember_consent, BrowserSession};
 use crate::db::models::tenant::Tenant;
 use crate::db::DbError;
+use crate::domain::session::{CODE_LIFETIME, SESSION_IDLE, SESSION_LIFETIME};
 use crate::domain::{
     resolve_redirect_uri, ClientId, ClientStanding, GrantType, PlainSecret, Scope, Standing,
     TenantId, UserId, UserStanding,
 };
 
-/// How long a code may wait for its token request (RFC 6749 §4.1.2: "a maximum
-/// authorization code lifetime of 10 minutes is RECOMMENDED"; a minute is plenty for a
-/// redirect and one request, and shortens what a leaked code is worth).
-pub const CODE_LIFETIME: Duration = Duration::seconds(60);
-/// A session unused this long ends.
-pub const SESSION_IDLE: Duration = Duration::minutes(30);
-/// A session ends this long after sign-in, however much it is used.
-pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 /// The longest `state` accepted (it is echoed in the redirect and in the pages).
 const MAX_STATE_LENGTH: usize = 2_048;
 

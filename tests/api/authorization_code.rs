@@ -207,6 +207,29 @@ async fn redeem(
 }
 
 /// A client of `tenant` with the authorization-code grant.
+/// With an https issuer, cookies are `__Host-` prefixed and `Secure` (and still
+/// `HttpOnly`, `SameSite=Lax`).
+#[tokio::test]
+async fn with_an_https_issuer_cookies_are_host_prefixed_and_secure() {
+    let db = crate::helpers::TestDatabase::sqlite();
+    let mut settings = crate::helpers::test_settings(&db);
+    settings.issuer = Some("https://login.example".into());
+    let app = crate::helpers::spawn_app_with(db, settings).await;
+    let acme = app.provision_tenant("acme").await;
+    let client = browser_client(&app, acme.tenant_id, true).await;
+    let (_, challenge) = pkce();
+    let mut browser = Browser::new(&app);
+
+    let page = browser.get(&authorize_path(&client, &challenge, &[])).await;
+
+    let cookie = page.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-tenauth_form="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+}
+
 async fn browser_client(app: &TestApp, tenant: TenantId, confidential: bool) -> TestClient {
     app.provision_client(
         tenant,
@@ -575,5 +598,54 @@ both_backends! {
         assert_eq!(metadata["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
         assert!(metadata["grant_types_supported"].as_array().unwrap().contains(&serde_json::json!("authorization_code")));
+    }
+
+    async fn disabling_a_user_or_changing_its_password_ends_its_sessions(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let bob = app.provision_user(acme.tenant_id, "bob", "bob-password").await;
+        let client = browser_client(&app, acme.tenant_id, true).await;
+        let admin = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let (_, challenge) = pkce();
+        let authorize = authorize_path(&client, &challenge, &[]);
+        let mut alice_browser = Browser::new(&app);
+        let mut bob_browser = Browser::new(&app);
+        assert_eq!(sign_in(&mut alice_browser, &authorize, "alice", "alice-password").await.status(), 200);
+        assert_eq!(sign_in(&mut bob_browser, &authorize, "bob", "bob-password").await.status(), 200);
+
+        let password = format!("/admin/tenants/{}/users/{}/password", acme.tenant_id, acme.user_id);
+        json_with_status(call_with_token(&app, Method::PUT, &password, &admin, Some(serde_json::json!({"password": "new-password"}))).await, 200).await;
+        let disable = format!("/admin/tenants/{}/users/{}/disable", acme.tenant_id, bob.id);
+        assert!(call_with_token(&app, Method::POST, &disable, &admin, None).await.status().is_success());
+
+        for browser in [&mut alice_browser, &mut bob_browser] {
+            let page = browser.get(&authorize).await.text().await.unwrap();
+            assert!(page.contains("Sign in to acme"), "the session ended: {page}");
+        }
+    }
+
+    async fn the_purge_deletes_expired_codes_and_ended_sessions(db) {
+        use diesel::prelude::*;
+        use tenauth::db::schema::{browser_sessions, oauth_authorization_codes};
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let client = browser_client(&app, acme.tenant_id, true).await;
+        let (_, challenge) = pkce();
+        let mut browser = Browser::new(&app);
+        let consent = sign_in(&mut browser, &authorize_path(&client, &challenge, &[]), "alice", "alice-password").await;
+        approve(&mut browser, consent).await;
+        let count = |app: &TestApp| app.database.read(|conn| {
+            let codes: i64 = oauth_authorization_codes::table.count().get_result(conn)?;
+            let sessions: i64 = browser_sessions::table.count().get_result(conn)?;
+            Ok::<_, tenauth::db::DbError>((codes, sessions))
+        }).unwrap();
+        assert_eq!(count(&app), (1, 1));
+
+        app.lifecycle().purge_tokens(std::time::Duration::from_secs(0), tenauth::domain::now()).await.unwrap();
+        assert_eq!(count(&app), (1, 1), "a live code and a live session stay");
+        let later = tenauth::domain::now() + chrono::Duration::hours(13);
+        app.lifecycle().purge_tokens(std::time::Duration::from_secs(0), later).await.unwrap();
+
+        assert_eq!(count(&app), (0, 0));
     }
 }

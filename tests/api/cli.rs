@@ -138,6 +138,37 @@ fn tenant_client_and_user_create_print_json_and_refuse_bad_input() {
         dir.path(),
     ));
     assert!(client["client_secret"].as_str().unwrap().len() >= 43);
+    let browser_client = json(run_cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            &tenant_id,
+            "--name",
+            "web",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://web.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--post-logout-redirect-uri",
+            "https://web.example/bye",
+            "--skip-consent",
+            "--json",
+        ],
+        &env,
+        dir.path(),
+    ));
+    assert_eq!(
+        browser_client["redirect_uris"],
+        serde_json::json!(["https://web.example/cb", "http://127.0.0.1/cb"])
+    );
+    assert_eq!(
+        browser_client["post_logout_redirect_uris"],
+        serde_json::json!(["https://web.example/bye"])
+    );
+    assert_eq!(browser_client["skip_consent"], true);
     let user = json(run_cli(
         &[
             "user",
@@ -205,6 +236,21 @@ fn tenant_client_and_user_create_print_json_and_refuse_bad_input() {
                 "implicit",
             ],
             "grant type",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "--tenant",
+                &tenant_id,
+                "--name",
+                "x",
+                "--grant-type",
+                "authorization_code",
+                "--redirect-uri",
+                "http://web.example/cb",
+            ],
+            "redirect URI",
         ),
         (
             vec![

@@ -161,3 +161,12 @@ impl NewAuthorizationCode<'_> {
         Ok(())
     }
 }
+
+/// Deletes the codes that expired before `cutoff` (used or not: a used one's tokens were
+/// issued long ago, and a replay after its expiry is refused as expired anyway).
+pub fn purge_expired_codes(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(codes::table.filter(codes::expires_at.lt(cutoff))).execute(conn)?)
+}

@@ -132,6 +132,23 @@ pub fn end_sessions(
     })
 }
 
+/// Deletes the sessions that have ended by time: past their absolute expiry, or unused
+/// since `idle_before`.
+pub fn purge_ended_sessions(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    idle_before: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::last_seen_at.le(idle_before)),
+        ),
+    )
+    .execute(conn)?)
+}
+
 /// The scopes a user has approved for a client, if any approval is remembered.
 pub fn find_consent(
     conn: &mut DbConnection,

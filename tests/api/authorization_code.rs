@@ -648,4 +648,61 @@ both_backends! {
 
         assert_eq!(count(&app), (0, 0));
     }
+
+    async fn the_oauth2_crate_completes_the_flow_unchanged(db) {
+        use oauth2::basic::BasicClient;
+        use oauth2::{AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl};
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let registered = browser_client(&app, acme.tenant_id, true).await;
+        let client = BasicClient::new(ClientId::new(registered.id.clone()))
+            .set_client_secret(ClientSecret::new(registered.secret.clone().unwrap()))
+            .set_auth_uri(AuthUrl::new(app.url("/oauth/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(app.url("/oauth/token")).unwrap())
+            .set_redirect_uri(RedirectUrl::new(TEST_REDIRECT_URI.to_owned()).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (authorize_url, csrf_state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new("read".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+
+        // The library's URL, as a browser would open it.
+        let mut browser = Browser::new(&app);
+        let path = &authorize_url.as_str()[app.address.len()..];
+        let consent = sign_in(&mut browser, path, "alice", "alice-password").await;
+        let answer = approve(&mut browser, consent).await;
+        assert_eq!(&answer["state"], csrf_state.secret());
+
+        let http = oauth2::reqwest::ClientBuilder::new().redirect(oauth2::reqwest::redirect::Policy::none()).build().unwrap();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(answer["code"].clone()))
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .expect("the library redeems the code");
+        assert_eq!(tokens.scopes().unwrap()[0].as_str(), "read");
+        let claims = jwt_claims(tokens.access_token().secret());
+        assert_eq!(claims["tenant_id"], acme.tenant_id.get());
+        assert!(tokens.refresh_token().is_some());
+    }
+
+    async fn a_consent_form_needs_the_token_of_its_own_session(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        app.provision_user(acme.tenant_id, "bob", "bob-password").await;
+        let client = browser_client(&app, acme.tenant_id, true).await;
+        let (_, challenge) = pkce();
+        let authorize = authorize_path(&client, &challenge, &[]);
+        let mut alice = Browser::new(&app);
+        let mut bob = Browser::new(&app);
+        let alices_page = sign_in(&mut alice, &authorize, "alice", "alice-password").await.text().await.unwrap();
+        sign_in(&mut bob, &authorize, "bob", "bob-password").await;
+
+        let foreign = bob.post("/oauth/authorize", &form_fields(&alices_page, &[("decision", "approve")])).await;
+
+        assert_eq!(foreign.status(), 403, "alice's consent token in bob's session");
+        let without: Vec<_> = form_fields(&alices_page, &[("decision", "approve")]).into_iter().filter(|(name, _)| name != "csrf").collect();
+        assert_eq!(alice.post("/oauth/authorize", &without).await.status(), 403, "no token");
+    }
 }

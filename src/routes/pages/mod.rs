@@ -86,15 +86,7 @@ async fn respond(
     input: &[u8],
     posted: bool,
 ) -> HttpResponse {
-    let content_type = if posted {
-        request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-    } else {
-        Some("application/x-www-form-urlencoded")
-    };
-    let Ok(mut form) = Form::parse(content_type, input) else {
+    let Ok(mut form) = read_form(request, input, posted) else {
         return page(
             StatusCode::BAD_REQUEST,
             templates::error_page("The request is malformed: each parameter may be sent once."),
@@ -128,6 +120,24 @@ async fn respond(
             templates::error_page("The service is temporarily unavailable. Try again in a moment."),
         ),
     }
+}
+
+/// The parameters: the query string of a `GET`, the form body of a `POST` (each
+/// parameter at most once).
+fn read_form(
+    request: &HttpRequest,
+    input: &[u8],
+    posted: bool,
+) -> Result<Form, crate::oauth::OAuthError> {
+    let content_type = if posted {
+        request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+    } else {
+        Some("application/x-www-form-urlencoded")
+    };
+    Form::parse(content_type, input)
 }
 
 /// What a posted form asks for.
@@ -304,15 +314,7 @@ async fn end_session(
     input: &[u8],
     posted: bool,
 ) -> HttpResponse {
-    let content_type = if posted {
-        request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-    } else {
-        Some("application/x-www-form-urlencoded")
-    };
-    let mut form = Form::parse(content_type, input).unwrap_or_default();
+    let mut form = read_form(request, input, posted).unwrap_or_default();
     let (client_id, uri, logout_state) = (
         form.take("client_id"),
         form.take("post_logout_redirect_uri"),

@@ -138,6 +138,19 @@ diesel::joinable!(oauth_refresh_tokens -> tenants (tenant_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(browser_sessions -> tenants (tenant_id));
 
+diesel::table! {
+    security_events (id) {
+        id -> BigInt,
+        txn -> Text,
+        tenant_id -> BigInt,
+        kind -> Text,
+        client_id -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+        token_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -148,4 +161,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_authorization_codes,
     browser_sessions,
     oauth_consents,
+    security_events,
 );

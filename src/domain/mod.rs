@@ -4,6 +4,7 @@
 
 mod audit;
 mod client;
+mod event;
 mod id;
 mod name;
 mod redirect;
@@ -17,6 +18,7 @@ mod user;
 
 pub use audit::{Actor, AuditAction};
 pub use client::{BrowserRegistration, GrantType};
+pub use event::{EventKind, EventParts, SecurityEvent};
 pub use id::{ClientId, FamilyId, MalformedId, TenantId, TokenId, UserId};
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
 pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri};

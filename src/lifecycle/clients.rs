@@ -8,11 +8,12 @@ use chrono::NaiveDateTime;
 
 use super::{audit, lock_live_tenant, revocation_details, Lifecycle, LifecycleError, TenantLock};
 use crate::db::models::client::{revoke_clients, Client, NewClient};
+use crate::db::models::event::record_event;
 use crate::db::models::token::{revoke_tokens, RevocationCounts};
 use crate::db::DbConnection;
 use crate::domain::{
     Actor, AuditAction, BrowserRegistration, ClientId, GrantType, Name, PlainSecret, RedirectUri,
-    RevocationTarget, Scope, TenantId,
+    RevocationTarget, Scope, SecurityEvent, TenantId,
 };
 
 /// What a new client may do: parsed and checked, ready to be stored.
@@ -219,6 +220,8 @@ impl Lifecycle {
                     &RevocationTarget::Client(client_id.clone()),
                     now,
                 )?;
+                let event = SecurityEvent::ClientRevoked(client_id.clone());
+                record_event(conn, tenant_id, &event, now)?;
                 let details = revocation_details(counts);
                 audit(
                     conn,

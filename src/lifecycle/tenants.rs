@@ -15,14 +15,15 @@ use chrono::NaiveDateTime;
 use super::{audit, lock_live_tenant, Lifecycle, LifecycleError, TenantLock};
 use crate::db::models::audit::AuditEvent;
 use crate::db::models::client::{revoke_clients, NewClient};
+use crate::db::models::event::record_event;
 use crate::db::models::session::end_sessions;
 use crate::db::models::tenant::{Erasure, NewTenant, Tenant};
 use crate::db::models::token::erase::delete_token_batch;
 use crate::db::models::token::revoke_tokens;
 use crate::db::DbConnection;
 use crate::domain::{
-    Actor, AuditAction, BrowserRegistration, ClientId, Name, RevocationTarget, Scope, Slug,
-    TenantId, TenantStatus,
+    Actor, AuditAction, BrowserRegistration, ClientId, Name, RevocationTarget, Scope,
+    SecurityEvent, Slug, TenantId, TenantStatus,
 };
 
 /// The name every tenant's personal-access client gets.
@@ -154,9 +155,13 @@ impl Lifecycle {
                 let tenant = lock_live_tenant(conn, id, TenantLock::Tenant)?;
                 if tenant.status != status {
                     Tenant::set_status(conn, id, status, now)?;
-                    if status == TenantStatus::Suspended {
+                    let event = if status == TenantStatus::Suspended {
                         end_sessions(conn, id, None)?;
-                    }
+                        SecurityEvent::TenantSuspended
+                    } else {
+                        SecurityEvent::TenantActivated
+                    };
+                    record_event(conn, id, &event, now)?;
                     let action = match status {
                         TenantStatus::Suspended => AuditAction::TenantSuspend,
                         _ => AuditAction::TenantActivate,
@@ -257,6 +262,7 @@ fn delete_tenant(
     Tenant::set_status(conn, id, TenantStatus::Deleted, now)?;
     let tokens = revoke_tokens(conn, id, &RevocationTarget::Tenant, now)?;
     end_sessions(conn, id, None)?;
+    record_event(conn, id, &SecurityEvent::TenantDeleted, now)?;
     let clients = revoke_clients(conn, id, None, now)?;
     let receipt = DeletionReceipt {
         id,

@@ -7,9 +7,10 @@ use chrono::NaiveDateTime;
 
 use super::{audit, lock_live_tenant, revocation_details, Lifecycle, LifecycleError, TenantLock};
 use crate::db::models::code::purge_expired_codes;
+use crate::db::models::event::{purge_events, revoke_and_report};
 use crate::db::models::session::purge_ended_sessions;
 use crate::db::models::token::{
-    purge_batch, revoke_tokens, AccessTokenSummary, PurgeCursor, RevocationCounts, TokenQuery,
+    purge_batch, AccessTokenSummary, PurgeCursor, RevocationCounts, TokenQuery,
 };
 use crate::db::{Database, DbError};
 use crate::domain::session::SESSION_IDLE;
@@ -51,7 +52,7 @@ impl Lifecycle {
         self.db
             .write_async(move |conn| {
                 lock_live_tenant(conn, tenant_id, lock)?;
-                let counts = revoke_tokens(conn, tenant_id, &target, now)?;
+                let counts = revoke_and_report(conn, tenant_id, &target, now)?;
                 let mut details = revocation_details(counts);
                 details["filter"] = filter;
                 audit(
@@ -135,10 +136,11 @@ fn purge_tokens(
         total.access_tokens += deleted.access_tokens;
         total.refresh_tokens += deleted.refresh_tokens;
     }
-    // The browser flow's short-lived rows, in one statement each: codes live a minute and
-    // sessions hours, so few are ever past their end at once.
+    // The browser flow's short-lived rows and the outbox's old events, in one statement
+    // each: codes live a minute and sessions hours, so few are ever past their end at once.
     db.write(move |conn| {
         purge_expired_codes(conn, cutoff)?;
+        purge_events(conn, cutoff)?;
         purge_ended_sessions(conn, now, now - SESSION_IDLE)
     })?;
     Ok(total)

@@ -5,11 +5,14 @@
 use chrono::NaiveDateTime;
 
 use super::{audit, lock_live_tenant, revocation_details, Lifecycle, LifecycleError, TenantLock};
+use crate::db::models::event::record_event;
 use crate::db::models::session::end_sessions;
 use crate::db::models::token::{revoke_tokens, RevocationCounts};
 use crate::db::models::user::{NewUser, User};
 use crate::db::{blocking, DbConnection};
-use crate::domain::{Actor, AuditAction, Password, RevocationTarget, TenantId, UserId, Username};
+use crate::domain::{
+    Actor, AuditAction, Password, RevocationTarget, SecurityEvent, TenantId, UserId, Username,
+};
 use crate::secrets::hash_password;
 
 /// A created user, as shown to its creator.
@@ -119,6 +122,7 @@ impl Lifecycle {
                 live_user(conn, tenant_id, user_id)?;
                 User::disable(conn, tenant_id, user_id, now)?;
                 end_sessions(conn, tenant_id, Some(user_id))?;
+                record_event(conn, tenant_id, &SecurityEvent::UserDisabled(user_id), now)?;
                 let details = revocation_details(RevocationCounts::default());
                 audit(
                     conn,
@@ -182,6 +186,11 @@ fn revoke_user_tokens(
 ) -> Result<RevocationCounts, LifecycleError> {
     let counts = revoke_tokens(conn, tenant_id, &RevocationTarget::User(user_id), now)?;
     end_sessions(conn, tenant_id, Some(user_id))?;
+    let event = match action {
+        AuditAction::UserDelete => SecurityEvent::UserDeleted(user_id),
+        _ => SecurityEvent::PasswordChanged(user_id),
+    };
+    record_event(conn, tenant_id, &event, now)?;
     let details = revocation_details(counts);
     audit(
         conn,

@@ -1,4 +1,5 @@
-//! Access tokens as JWTs (RFC 9068), signed ES256 with the newest key in `keys/`.
+//! Access tokens as JWTs (RFC 9068), signed ES256 with the newest key in `keys/` (and, with
+//! the same signing code, Security Event Tokens: `security_events.rs`).
 //!
 //! The signature proves a token is ours; it does not prove it is still good. Its `jti`
 //! is the primary key of its row, and every validation also checks that row (revocation,
@@ -55,10 +56,22 @@ pub fn encode(
     publish_delay: i64,
     claims: &AccessTokenClaims,
 ) -> Result<String, KeyError> {
-    let key = keys.signing_key_at(claims.iat, publish_delay);
+    sign(keys, publish_delay, "at+jwt", claims.iat, claims)
+}
+
+/// Signs any claims as a compact JWS of type `typ` (RFC 7515 §4.1.9), with the key that
+/// signs at `iat`: access tokens (`at+jwt`) and Security Event Tokens (`secevent+jwt`).
+pub fn sign(
+    keys: &KeyStore,
+    publish_delay: i64,
+    typ: &str,
+    iat: i64,
+    claims: &impl serde::Serialize,
+) -> Result<String, KeyError> {
+    let key = keys.signing_key_at(iat, publish_delay);
     let header = Header {
         alg: "ES256".to_owned(),
-        typ: "at+jwt".to_owned(),
+        typ: typ.to_owned(),
         kid: key.kid.clone(),
     };
     // Serializing these plain structs cannot fail.

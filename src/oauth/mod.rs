@@ -32,6 +32,7 @@ pub mod jwt;
 pub mod limits;
 pub mod personal;
 pub mod revocation;
+pub mod security_events;
 
 use std::sync::Arc;
 

@@ -9,7 +9,8 @@ use super::bearer::ActiveToken;
 use super::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use super::{ErrorCode, OAuthServer};
 use crate::db::models::client::Client;
-use crate::db::models::token::{revoke_tokens, AccessTokenSummary};
+use crate::db::models::event::revoke_and_report;
+use crate::db::models::token::AccessTokenSummary;
 use crate::db::{blocking, DbError};
 use crate::domain::{Name, Refusal, RevocationTarget, Scope, TokenId, TokenKind};
 
@@ -121,7 +122,7 @@ impl OAuthServer {
                 if !AccessTokenSummary::is_personal_token_of(conn, tenant_id, user_id, &token_id)? {
                     return Ok(false);
                 }
-                revoke_tokens(
+                revoke_and_report(
                     conn,
                     tenant_id,
                     &RevocationTarget::AccessToken(token_id),

@@ -15,7 +15,8 @@ use super::client_auth::PresentedCredentials;
 use super::introspection::TokenTypeHint;
 use super::jwt;
 use super::{OAuthError, OAuthServer};
-use crate::db::models::token::{revoke_tokens, AccessTokenOwner, RefreshToken};
+use crate::db::models::event::revoke_and_report;
+use crate::db::models::token::{AccessTokenOwner, RefreshToken};
 use crate::db::{blocking, DbConnection};
 use crate::domain::{ClientId, FamilyId, RevocationTarget, TenantId, TokenId};
 
@@ -115,7 +116,7 @@ impl OAuthServer {
         };
         let counts = self
             .db
-            .write(move |conn| revoke_tokens(conn, tenant_id, &revocation, now))?;
+            .write(move |conn| revoke_and_report(conn, tenant_id, &revocation, now))?;
         let id = match &target {
             Target::AccessToken { jti, .. } => format!("access token jti={jti}"),
             Target::RefreshToken { id, family_id, .. } => {

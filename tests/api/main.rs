@@ -15,6 +15,7 @@ mod cache;
 mod cli;
 mod cors;
 mod crash;
+mod events;
 mod health;
 mod hostile;
 mod input;

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod client;
 pub mod code;
+pub mod event;
 pub mod session;
 pub mod tenant;
 pub mod token;

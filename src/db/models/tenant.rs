@@ -199,7 +199,7 @@ impl Tenant {
     ) -> Result<Erasure, DbError> {
         use crate::db::schema::{
             audit_events, browser_sessions, oauth_authorization_codes, oauth_clients,
-            oauth_consents, users,
+            oauth_consents, security_events, users,
         };
         let tenant = id.get();
         let tokens = super::token::erase::delete_all_tokens(conn, id)?;
@@ -212,6 +212,8 @@ impl Tenant {
         diesel::delete(browser_sessions::table.filter(browser_sessions::tenant_id.eq(tenant)))
             .execute(conn)?;
         diesel::delete(oauth_consents::table.filter(oauth_consents::tenant_id.eq(tenant)))
+            .execute(conn)?;
+        diesel::delete(security_events::table.filter(security_events::tenant_id.eq(tenant)))
             .execute(conn)?;
         let erasure = Erasure {
             refresh_tokens: tokens.refresh_tokens,

@@ -22,7 +22,7 @@ use oxide_auth::primitives::grant::Value;
 use super::refusal_error;
 use crate::db::models::client::Client;
 use crate::db::models::code::AuthorizationCode;
-use crate::db::models::token::revoke_tokens;
+use crate::db::models::event::revoke_and_report;
 use crate::domain::GrantType;
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use crate::oauth::{OAuthError, OAuthServer};
@@ -150,7 +150,7 @@ fn revoke_issued(
 ) -> Result<(), crate::db::DbError> {
     let current = AuthorizationCode::find_by_hash(conn, &code.code_hash)?;
     if let Some(target) = current.and_then(|current| current.issued) {
-        revoke_tokens(conn, code.tenant_id, &target, now)?;
+        revoke_and_report(conn, code.tenant_id, &target, now)?;
     }
     Ok(())
 }

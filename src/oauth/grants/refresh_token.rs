@@ -12,7 +12,8 @@ use chrono::NaiveDateTime;
 
 use super::refusal_error;
 use crate::db::models::client::Client;
-use crate::db::models::token::{revoke_tokens, RefreshToken};
+use crate::db::models::event::revoke_and_report;
+use crate::db::models::token::RefreshToken;
 use crate::domain::{GrantType, RevocationTarget, Scope, TokenKind};
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use crate::oauth::{OAuthError, OAuthServer};
@@ -96,7 +97,7 @@ pub(super) fn issue(
         prepared.check(conn)?.map_err(refusal_error)?;
         if !rotated.mark_used(conn, now)? {
             let family = RevocationTarget::Family(rotated.family_id);
-            revoke_tokens(conn, tenant_id, &family, now)?;
+            revoke_and_report(conn, tenant_id, &family, now)?;
             return Ok::<_, OAuthError>(Rotation::ReuseDetected);
         }
         Ok(Rotation::Issued(prepared.insert(conn)?))
@@ -121,7 +122,7 @@ fn revoke_for_reuse(
     );
     server
         .db
-        .write(move |conn| revoke_tokens(conn, tenant_id, &family, now))?;
+        .write(move |conn| revoke_and_report(conn, tenant_id, &family, now))?;
     log_reuse(stored);
     Ok(())
 }

@@ -1,0 +1,119 @@
+//! The outbox of security events: every change that ends tokens writes exactly one event,
+//! in its own transaction, naming its tenant and what it covers; a refused change writes
+//! none, and a tenant's changes write nothing for another tenant.
+
+use reqwest::Method;
+use tenauth::db::models::event::{events_after, StoredEvent};
+use tenauth::domain::{EventKind, TenantId};
+
+use crate::helpers::{
+    admin_token, call_with_token, json_with_status, jwt_claims, spawn_app, TestApp,
+};
+
+/// An event's kind, client, user and token, as the test expects them.
+type Expected = (EventKind, Option<String>, Option<i64>, Option<String>);
+
+fn events(app: &TestApp, tenant_id: TenantId) -> Vec<StoredEvent> {
+    app.database
+        .read(move |conn| events_after(conn, tenant_id, 0, 1_000))
+        .unwrap()
+}
+
+async fn revoke(app: &TestApp, client: &crate::helpers::TestClient, token: &str) {
+    let answer = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
+both_backends! {
+    async fn every_change_that_ends_tokens_writes_one_event_in_its_transaction(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        let admin = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let platform = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let bob = app.provision_user(acme.tenant_id, "bob", "bob-password").await;
+        let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
+        let access = login["access_token"].as_str().unwrap().to_owned();
+        let jti = jwt_claims(&access)["jti"].as_str().unwrap().to_owned();
+        let tenant = acme.tenant_id;
+        let mut expected: Vec<Expected> = Vec::new();
+
+        revoke(&app, &acme.client, &access).await;
+        expected.push((EventKind::TokenRevoked, None, None, Some(jti)));
+        let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
+        revoke(&app, &acme.client, login["refresh_token"].as_str().unwrap()).await;
+        expected.push((EventKind::FamilyRevoked, None, None, None));
+        let bulk = format!("/admin/tenants/{tenant}/revoke-tokens");
+        json_with_status(call_with_token(&app, Method::POST, &bulk, &admin, Some(serde_json::json!({"user_id": bob.id.get()}))).await, 200).await;
+        expected.push((EventKind::TokensRevoked, None, Some(bob.id.get()), None));
+        let refused = call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{tenant}/clients/no-such-client"), &admin, None).await;
+        assert_eq!(refused.status(), 404, "a refused change writes no event");
+        let other = app.provision_client(tenant, &[tenauth::domain::GrantType::ClientCredentials], "read", true).await;
+        json_with_status(call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{tenant}/clients/{}", other.id), &admin, None).await, 200).await;
+        expected.push((EventKind::ClientRevoked, Some(other.id.clone()), None, None));
+        assert!(call_with_token(&app, Method::POST, &format!("/admin/tenants/{tenant}/users/{}/disable", bob.id), &admin, None).await.status().is_success());
+        expected.push((EventKind::UserDisabled, None, Some(bob.id.get()), None));
+        json_with_status(call_with_token(&app, Method::PUT, &format!("/admin/tenants/{tenant}/users/{}/password", acme.user_id), &admin, Some(serde_json::json!({"password": "new-password"}))).await, 200).await;
+        expected.push((EventKind::PasswordChanged, None, Some(acme.user_id), None));
+        assert!(call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{tenant}/users/{}", bob.id), &admin, None).await.status().is_success());
+        expected.push((EventKind::UserDeleted, None, Some(bob.id.get()), None));
+        for (action, kind) in [("suspend", EventKind::TenantSuspended), ("activate", EventKind::TenantActivated)] {
+            json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{tenant}/{action}"), &platform, None).await, 200).await;
+            expected.push((kind, None, None, None));
+        }
+        for _ in 0..3 {
+            json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        }
+        json_with_status(call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{tenant}"), &platform, None).await, 200).await;
+        expected.push((EventKind::TenantDeleted, None, None, None));
+
+        let recorded = events(&app, tenant);
+        let seen: Vec<_> = recorded.iter().map(|event| (event.kind, event.parts.client.as_ref().map(ToString::to_string), event.parts.user.map(|user| user.get()), event.parts.token.clone())).collect();
+        assert_eq!(seen.len(), expected.len(), "{seen:?}");
+        for (seen, expected) in seen.iter().zip(&expected) {
+            assert_eq!(seen.0, expected.0);
+            assert_eq!(seen.1, expected.1, "{:?}", expected.0);
+            assert_eq!(seen.2, expected.2, "{:?}", expected.0);
+            if expected.3.is_some() {
+                assert_eq!(seen.3, expected.3, "{:?}", expected.0);
+            }
+        }
+        assert!(recorded[1].parts.token.is_some(), "the family is named");
+        assert!(recorded.windows(2).all(|pair| pair[0].id < pair[1].id && pair[0].txn != pair[1].txn), "one transaction, one txn");
+        assert!(recorded.iter().all(|event| event.tenant_id == tenant));
+        assert!(events(&app, globex.tenant_id).is_empty(), "nothing for another tenant");
+
+        // Each event as a SET: signed like the access tokens, verifiable against the JWKS.
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let now = tenauth::domain::now().and_utc().timestamp();
+        let (keys, _) = tenauth::keys::KeyStore::load_or_generate(&app.db.dir().join("keys"), now).unwrap();
+        let jwks = json_with_status(app.get("/.well-known/jwks.json").await, 200).await;
+        for event in &recorded {
+            let set = tenauth::oauth::security_events::SetClaims::of(event, &app.address, "https://rs.example", now).sign(&keys, 0).unwrap();
+            let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(set.split('.').next().unwrap()).unwrap()).unwrap();
+            assert_eq!(header["typ"], "secevent+jwt");
+            let key = jwks["keys"].as_array().unwrap().iter().find(|key| key["kid"] == header["kid"]).expect("published");
+            let point = [vec![4u8], URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap(), URL_SAFE_NO_PAD.decode(key["y"].as_str().unwrap()).unwrap()].concat();
+            let (signing_input, signature) = set.rsplit_once('.').unwrap();
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(signing_input.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).unwrap())
+                .expect("the SET verifies against the JWKS");
+            let claims = jwt_claims(&set);
+            assert_eq!(claims["sub_id"]["format"], "complex");
+            assert_eq!(claims["sub_id"]["tenant"]["id"], tenant.to_string());
+            assert_eq!(claims["aud"], "https://rs.example");
+            assert_eq!(claims["txn"], event.txn);
+            assert!(claims["events"].get(event.kind.type_uri()).is_some(), "{claims}");
+        }
+        let deleted = jwt_claims(&tenauth::oauth::security_events::SetClaims::of(recorded.last().unwrap(), &app.address, "rs", now).sign(&keys, 0).unwrap());
+        assert!(deleted["events"].get("urn:tenauth:secevent:tenant-deleted").is_some());
+    }
+}

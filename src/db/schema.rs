@@ -151,6 +151,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_streams (id) {
+        id -> Text,
+        tenant_id -> Nullable<BigInt>,
+        delivery_method -> Text,
+        audience -> Text,
+        events_requested -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_stream_queue (stream_id, event_id) {
+        stream_id -> Text,
+        event_id -> BigInt,
+    }
+}
+
+diesel::joinable!(event_stream_queue -> security_events (event_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -162,4 +183,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     browser_sessions,
     oauth_consents,
     security_events,
+    event_streams,
+    event_stream_queue,
 );

@@ -40,6 +40,8 @@ pub enum AuditAction {
     UserPassword,
     UserDisable,
     UserDelete,
+    StreamCreate,
+    StreamDelete,
 }
 
 impl AuditAction {
@@ -59,6 +61,8 @@ impl AuditAction {
             Self::UserPassword => "user.password",
             Self::UserDisable => "user.disable",
             Self::UserDelete => "user.delete",
+            Self::StreamCreate => "event_stream.create",
+            Self::StreamDelete => "event_stream.delete",
         }
     }
 }

@@ -103,6 +103,17 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// The kind whose event type URI this is.
+    pub fn from_type_uri(uri: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.type_uri() == uri)
+    }
+}
+
+/// How a stream's receiver gets its events. Only poll (RFC 8936) for now; push (RFC 8935)
+/// comes with the dispatcher.
+pub const POLL_DELIVERY: &str = "urn:ietf:rfc:8936";
+
 impl FromStr for EventKind {
     type Err = UnknownVariant;
 

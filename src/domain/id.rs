@@ -111,6 +111,19 @@ opaque_id!(
     "family id"
 );
 
+opaque_id!(
+    /// An event stream (a receiver of security events).
+    StreamId,
+    "stream id"
+);
+
+impl StreamId {
+    /// A new random stream id (128 bits, base64url).
+    pub fn generate() -> Self {
+        Self(super::secret::random_url_safe(16))
+    }
+}
+
 impl ClientId {
     /// A new random client id (128 bits, base64url).
     pub fn generate() -> Self {

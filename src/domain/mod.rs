@@ -18,8 +18,8 @@ mod user;
 
 pub use audit::{Actor, AuditAction};
 pub use client::{BrowserRegistration, GrantType};
-pub use event::{EventKind, EventParts, SecurityEvent};
-pub use id::{ClientId, FamilyId, MalformedId, TenantId, TokenId, UserId};
+pub use event::{EventKind, EventParts, SecurityEvent, POLL_DELIVERY};
+pub use id::{ClientId, FamilyId, MalformedId, StreamId, TenantId, TokenId, UserId};
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
 pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri};
 pub use scope::{

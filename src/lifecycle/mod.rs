@@ -37,6 +37,7 @@
 //! thread pool. Each change runs in one transaction that also writes its audit event.
 
 pub mod clients;
+pub mod streams;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -73,3 +73,120 @@ impl SetClaims {
         jwt::sign(keys, publish_delay, "secevent+jwt", self.iat, self)
     }
 }
+
+/// The scope a client token needs to poll its tenant's streams (tenant clients may hold it).
+pub const EVENTS_READ_SCOPE: &str = "events:read";
+/// The most SETs one poll returns.
+const MAX_EVENTS_PER_POLL: usize = 1_000;
+/// What a poll without `maxEvents` gets.
+const DEFAULT_EVENTS_PER_POLL: usize = 100;
+
+/// A poll request (RFC 8936 §2.4), parsed.
+#[derive(Debug, Clone, Default)]
+pub struct PollRequest {
+    /// The `jti`s the receiver acknowledges, and those it reports errors for (`setErrs`):
+    /// both leave its queue.
+    pub acknowledged: Vec<String>,
+    pub max_events: Option<usize>,
+}
+
+/// A poll's answer (RFC 8936 §2.5).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PollAnswer {
+    pub sets: Map<String, Value>,
+    #[serde(rename = "moreAvailable")]
+    pub more_available: bool,
+}
+
+/// Why a poll was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// No such stream, or another tenant's (the same answer).
+    #[error("no such event stream")]
+    NotFound,
+    /// The caller's token is of the stream's tenant but lacks the scope.
+    #[error("polling needs tenant:admin or events:read")]
+    InsufficientScope,
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+    #[error("signing a SET failed")]
+    Signing,
+}
+
+/// The event id in one of our SET `jti`s (`evt-<id>`).
+fn event_id(jti: &str) -> Option<i64> {
+    jti.strip_prefix("evt-")?.parse().ok()
+}
+
+impl super::OAuthServer {
+    /// `POST /oauth/event-streams/{id}/poll` (RFC 8936): takes the acknowledged events off
+    /// the stream's queue, then returns the oldest ones still on it as signed SETs. Always
+    /// answers at once (a long poll is not offered). Runs on the blocking pool.
+    pub async fn poll_events(
+        self: &std::sync::Arc<Self>,
+        caller: super::bearer::ActiveToken,
+        stream_id: crate::domain::StreamId,
+        request: PollRequest,
+        now: chrono::NaiveDateTime,
+    ) -> Result<PollAnswer, PollError> {
+        let server = std::sync::Arc::clone(self);
+        crate::db::blocking(move || server.poll_events_now(&caller, &stream_id, request, now)).await
+    }
+
+    fn poll_events_now(
+        &self,
+        caller: &super::bearer::ActiveToken,
+        stream_id: &crate::domain::StreamId,
+        request: PollRequest,
+        now: chrono::NaiveDateTime,
+    ) -> Result<PollAnswer, PollError> {
+        use crate::db::models::stream::EventStream;
+        use crate::domain::{TenantId, ADMIN_SCOPE, TENANT_ADMIN_SCOPE};
+        let lookup = stream_id.clone();
+        let stream = self
+            .db
+            .read(move |conn| EventStream::find(conn, &lookup))?
+            .ok_or(PollError::NotFound)?;
+        let (tenant, admin_scope) = match stream.tenant_id {
+            Some(tenant) => (tenant, TENANT_ADMIN_SCOPE),
+            None => (TenantId::PLATFORM, ADMIN_SCOPE),
+        };
+        if caller.tenant_id != tenant {
+            log::warn!(target: "tenauth::security", "a token of tenant {} polled an event stream of another tenant", caller.tenant_id);
+            return Err(PollError::NotFound);
+        }
+        if !caller.scope.contains(admin_scope) && !caller.scope.contains(EVENTS_READ_SCOPE) {
+            return Err(PollError::InsufficientScope);
+        }
+        let acknowledged: Vec<i64> = request
+            .acknowledged
+            .iter()
+            .filter_map(|jti| event_id(jti))
+            .collect();
+        let limit = request
+            .max_events
+            .unwrap_or(DEFAULT_EVENTS_PER_POLL)
+            .min(MAX_EVENTS_PER_POLL);
+        let id = stream_id.clone();
+        let (events, pending) = self.db.write(move |conn| {
+            EventStream::acknowledge(conn, &id, &acknowledged)?;
+            let events = EventStream::pending(conn, &id, limit as i64)?;
+            let pending = EventStream::pending_count(conn, &id)?;
+            Ok::<_, crate::db::DbError>((events, pending))
+        })?;
+        let keys = self.keys.snapshot();
+        let iat = now.and_utc().timestamp();
+        let mut sets = Map::new();
+        for event in &events {
+            let claims = SetClaims::of(event, &self.issuer, &stream.audience, iat);
+            let set = claims
+                .sign(&keys, self.keys.publish_delay())
+                .map_err(|_| PollError::Signing)?;
+            sets.insert(claims.jti, Value::String(set));
+        }
+        Ok(PollAnswer {
+            more_available: pending > events.len() as i64,
+            sets,
+        })
+    }
+}

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, health, me, metrics, pages, personal, token, well_known};
+use super::{admin, events, health, me, metrics, pages, personal, token, well_known};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,14 @@ use super::{admin, health, me, metrics, pages, personal, token, well_known};
             metadata (RFC 8414), personal access tokens and the admin API."
     ),
     paths(
+        events::poll,
+        admin::streams::create_stream,
+        admin::streams::list_streams,
+        admin::streams::get_stream,
+        admin::streams::delete_stream,
+        admin::streams::create_platform_stream,
+        admin::streams::list_platform_streams,
+        admin::streams::delete_platform_stream,
         pages::authorize,
         pages::authorize_form,
         pages::logout,
@@ -59,6 +67,7 @@ use super::{admin, health, me, metrics, pages, personal, token, well_known};
     ),
     modifiers(&SecuritySchemes),
     tags(
+        (name = "events", description = "Security events for resource servers: SETs (RFC 8417) polled from a stream (RFC 8936)"),
         (name = "browser", description = "The pages a person sees: the authorization endpoint (sign-in and consent) and logout"),
         (name = "oauth", description = "The OAuth endpoints; clients authenticate with HTTP Basic (client_secret_basic) or in the form (client_secret_post)"),
         (name = "personal", description = "Endpoints for the holder of a bearer access token"),

@@ -9,6 +9,7 @@ pub mod bearer;
 pub mod body_deadline;
 pub mod cache_policy;
 pub mod errors;
+mod events;
 mod health;
 pub mod json;
 mod me;
@@ -109,6 +110,42 @@ pub fn endpoints() -> Vec<Endpoint> {
         at(M::GET, "/oauth/logout", pages::logout),
         at(M::POST, "/oauth/logout", pages::logout_form),
         at(M::GET, "/oauth/assets/tenauth.css", pages::stylesheet),
+        at(M::POST, "/oauth/event-streams/{sid}/poll", events::poll),
+        at(
+            M::POST,
+            "/admin/event-streams",
+            admin::streams::create_platform_stream,
+        ),
+        at(
+            M::GET,
+            "/admin/event-streams",
+            admin::streams::list_platform_streams,
+        ),
+        at(
+            M::DELETE,
+            "/admin/event-streams/{sid}",
+            admin::streams::delete_platform_stream,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/event-streams",
+            admin::streams::create_stream,
+        ),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/event-streams",
+            admin::streams::list_streams,
+        ),
+        at(
+            M::GET,
+            "/admin/tenants/{id}/event-streams/{sid}",
+            admin::streams::get_stream,
+        ),
+        at(
+            M::DELETE,
+            "/admin/tenants/{id}/event-streams/{sid}",
+            admin::streams::delete_stream,
+        ),
         at(M::POST, "/oauth/token", token::issue_token),
         at(M::POST, "/oauth/introspect", token::introspect_token),
         at(M::POST, "/oauth/revoke", token::revoke_token),

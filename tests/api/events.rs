@@ -117,3 +117,97 @@ both_backends! {
         assert!(deleted["events"].get("urn:tenauth:secevent:tenant-deleted").is_some());
     }
 }
+
+/// Polls `sid` with `token`: the answer.
+async fn poll(app: &TestApp, sid: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+    call_with_token(
+        app,
+        Method::POST,
+        &format!("/oauth/event-streams/{sid}/poll"),
+        token,
+        Some(body),
+    )
+    .await
+}
+
+fn jtis(answer: &serde_json::Value) -> Vec<String> {
+    let mut jtis: Vec<String> = answer["sets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    jtis.sort_by_key(|jti| jti.trim_start_matches("evt-").parse::<i64>().unwrap());
+    jtis
+}
+
+both_backends! {
+    async fn a_receiver_polls_its_tenants_events_and_acknowledges_them(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        let acme_admin = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let globex_admin = admin_token(&app, globex.tenant_id, "tenant:admin").await;
+        let platform = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let reader = admin_token(&app, acme.tenant_id, "events:read").await;
+        let nobody = admin_token(&app, acme.tenant_id, "read").await;
+        let poll_stream = serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}});
+
+        let created = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(poll_stream.clone())).await, 201).await;
+        let sid = created["stream_id"].as_str().unwrap().to_owned();
+        assert_eq!(created["delivery"]["endpoint_url"], format!("{}/oauth/event-streams/{sid}/poll", app.address));
+        let deletions_only = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["urn:tenauth:secevent:tenant-deleted"]}))).await, 201).await;
+        let globex_stream = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", globex.tenant_id), &globex_admin, Some(poll_stream.clone())).await, 201).await;
+        let platform_stream = json_with_status(call_with_token(&app, Method::POST, "/admin/event-streams", &platform, Some(poll_stream.clone())).await, 201).await;
+        for (body, case) in [
+            (serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://rs.example/events"}}), "push is not offered yet"),
+            (serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["urn:example:unknown"]}), "unknown event type"),
+        ] {
+            let refused = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(body)).await;
+            assert_eq!(refused.status(), 400, "{case}");
+        }
+        assert_eq!(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/event-streams", globex.tenant_id), &acme_admin, None).await.status(), 403, "another tenant's streams");
+        let sid_of_globex = globex_stream["stream_id"].as_str().unwrap();
+        assert_eq!(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/event-streams/{sid_of_globex}", acme.tenant_id), &acme_admin, None).await.status(), 404, "another tenant's stream id under one's own tenant");
+
+        // Changes in both tenants.
+        let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
+        revoke(&app, &acme.client, login["access_token"].as_str().unwrap()).await;
+        let bob = app.provision_user(acme.tenant_id, "bob", "bob-password").await;
+        assert!(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/users/{}/disable", acme.tenant_id, bob.id), &acme_admin, None).await.status().is_success());
+        let globex_login = json_with_status(app.password_grant(&globex, None).await, 200).await;
+        revoke(&app, &globex.client, globex_login["access_token"].as_str().unwrap()).await;
+
+        assert_eq!(poll(&app, &sid, &nobody, serde_json::json!({})).await.status(), 403, "a token without the scope");
+        assert_eq!(poll(&app, &sid, &globex_admin, serde_json::json!({})).await.status(), 404, "another tenant's token");
+        let first = json_with_status(poll(&app, &sid, &reader, serde_json::json!({"maxEvents": 1})).await, 200).await;
+        assert_eq!(first["moreAvailable"], true);
+        let all = json_with_status(poll(&app, &sid, &reader, serde_json::json!({"returnImmediately": true})).await, 200).await;
+        assert_eq!(jtis(&all).len(), 2, "acme's two events, nothing of globex: {all}");
+        assert_eq!(jtis(&first), jtis(&all)[..1], "unacknowledged events come again, oldest first");
+        for (jti, set) in all["sets"].as_object().unwrap() {
+            let claims = jwt_claims(set.as_str().unwrap());
+            assert_eq!(&claims["jti"], jti);
+            assert_eq!(claims["aud"], created["aud"]);
+            assert_eq!(claims["sub_id"]["tenant"]["id"], acme.tenant_id.to_string());
+        }
+        let first_jti = jtis(&all)[0].clone();
+        let after_ack = json_with_status(poll(&app, &sid, &reader, serde_json::json!({"ack": [first_jti]})).await, 200).await;
+        assert_eq!(jtis(&after_ack), jtis(&all)[1..], "acknowledged events are gone");
+        let drained = json_with_status(poll(&app, &sid, &acme_admin, serde_json::json!({"ack": jtis(&after_ack), "maxEvents": 10})).await, 200).await;
+        assert!(jtis(&drained).is_empty());
+        assert_eq!(drained["moreAvailable"], false);
+
+        let platform_sets = json_with_status(poll(&app, platform_stream["stream_id"].as_str().unwrap(), &platform, serde_json::json!({})).await, 200).await;
+        assert_eq!(jtis(&platform_sets).len(), 3, "the platform-wide stream gets every tenant's events");
+        let globex_sets = json_with_status(poll(&app, sid_of_globex, &globex_admin, serde_json::json!({})).await, 200).await;
+        assert_eq!(jtis(&globex_sets).len(), 1);
+        let filtered = json_with_status(poll(&app, deletions_only["stream_id"].as_str().unwrap(), &acme_admin, serde_json::json!({})).await, 200).await;
+        assert!(jtis(&filtered).is_empty(), "it asked for tenant deletions only");
+
+        let listed = json_with_status(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, None).await, 200).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+        assert_eq!(call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{}/event-streams/{sid}", acme.tenant_id), &acme_admin, None).await.status(), 204);
+        assert_eq!(poll(&app, &sid, &reader, serde_json::json!({})).await.status(), 404, "a deleted stream");
+    }
+}

@@ -72,7 +72,8 @@ both_backends! {
         for (method, template) in &json_operations {
             let path = template
                 .replace("{id}", &acme.tenant_id.to_string())
-                .replace("{user_id}", &acme.user_id.to_string());
+                .replace("{user_id}", &acme.user_id.to_string())
+                .replace("{sid}", "no-such-stream");
             let token = if path.starts_with("/oauth/") { &user_token } else { &admin };
             for body in NOT_OBJECTS {
                 let response = send_json(&app, method, &path, token, body).await;

@@ -21,18 +21,21 @@ pub fn record_event(
 ) -> Result<(), DbError> {
     let parts = event.parts();
     let txn = crate::domain::random_url_safe(16);
-    diesel::insert_into(events::table)
-        .values((
-            events::txn.eq(&txn),
-            events::tenant_id.eq(tenant_id.get()),
-            events::kind.eq(event.kind().as_str()),
-            events::client_id.eq(parts.client.as_ref().map(ClientId::as_str)),
-            events::user_id.eq(parts.user.map(UserId::get)),
-            events::token_id.eq(parts.token.as_deref()),
-            events::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+    let insert = diesel::insert_into(events::table).values((
+        events::txn.eq(&txn),
+        events::tenant_id.eq(tenant_id.get()),
+        events::kind.eq(event.kind().as_str()),
+        events::client_id.eq(parts.client.as_ref().map(ClientId::as_str)),
+        events::user_id.eq(parts.user.map(UserId::get)),
+        events::token_id.eq(parts.token.as_deref()),
+        events::created_at.eq(now),
+    ));
+    // RETURNING does not compile on a MultiConnection: run it on the concrete backend.
+    let id: i64 = match conn {
+        DbConnection::Sqlite(conn) => insert.returning(events::id).get_result(conn)?,
+        DbConnection::Postgres(conn) => insert.returning(events::id).get_result(conn)?,
+    };
+    super::stream::enqueue(conn, id, tenant_id, event.kind())
 }
 
 /// Revokes `target`'s tokens (`token::revoke_tokens`) and records the event that reports
@@ -79,11 +82,21 @@ pub fn events_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, DbError> {
-    let rows: Vec<EventRow> = events::table
+    let ids: Vec<i64> = events::table
         .filter(events::tenant_id.eq(tenant_id.get()))
         .filter(events::id.gt(after))
         .order(events::id)
         .limit(limit)
+        .select(events::id)
+        .load(conn)?;
+    load_events(conn, &ids)
+}
+
+/// The events with these ids, oldest first.
+pub fn load_events(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<StoredEvent>, DbError> {
+    let rows: Vec<EventRow> = events::table
+        .filter(events::id.eq_any(ids))
+        .order(events::id)
         .select((
             events::id,
             events::txn,
@@ -117,9 +130,14 @@ pub fn events_after(
         .collect()
 }
 
-/// Deletes the events recorded before `cutoff`. No stream delivers them yet (issue 15's
-/// dispatcher is to come), so the retention of the token purge bounds the outbox; once
-/// streams exist, only events every stream has been given may go.
+/// Deletes the events recorded before `cutoff` that no stream still waits for.
 pub fn purge_events(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Result<usize, DbError> {
-    Ok(diesel::delete(events::table.filter(events::created_at.lt(cutoff))).execute(conn)?)
+    use crate::db::schema::event_stream_queue as queue;
+    let queued = queue::table.select(queue::event_id);
+    Ok(diesel::delete(
+        events::table
+            .filter(events::created_at.lt(cutoff))
+            .filter(events::id.ne_all(queued)),
+    )
+    .execute(conn)?)
 }

@@ -12,6 +12,7 @@ pub mod client;
 pub mod code;
 pub mod event;
 pub mod session;
+pub mod stream;
 pub mod tenant;
 pub mod token;
 pub mod user;

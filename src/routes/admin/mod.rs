@@ -9,6 +9,7 @@
 //! creates, lists, suspends, activates and deletes tenants.
 
 pub mod clients;
+pub mod streams;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,2 @@
+DROP TABLE event_stream_queue;
+DROP TABLE event_streams;

@@ -1,0 +1,177 @@
+//! Event streams: creating, reading and deleting the receivers of a tenant's security
+//! events (or, with no tenant, the platform-wide streams that receive every tenant's).
+//! A stream receives the events recorded after its creation (`db::models::stream::enqueue`).
+
+use chrono::NaiveDateTime;
+
+use super::{audit, lock_live_tenant, Lifecycle, LifecycleError, TenantLock};
+use crate::db::models::stream::EventStream;
+use crate::db::DbConnection;
+use crate::domain::{Actor, AuditAction, EventKind, StreamId, TenantId, POLL_DELIVERY};
+
+/// What a new stream receives, parsed from what a caller gives.
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    pub events_requested: Vec<EventKind>,
+    pub audience: Option<String>,
+}
+
+impl StreamSpec {
+    /// From the delivery method and the event type URIs requested (none: every kind).
+    /// Only poll delivery (RFC 8936) exists so far.
+    pub fn parse(
+        delivery_method: &str,
+        events_requested: &[String],
+        audience: Option<String>,
+    ) -> Result<Self, LifecycleError> {
+        if delivery_method != POLL_DELIVERY {
+            return Err(LifecycleError::Invalid(
+                "the delivery method must be urn:ietf:rfc:8936 (poll); push is not offered yet",
+            ));
+        }
+        let events_requested = events_requested
+            .iter()
+            .map(|uri| EventKind::from_type_uri(uri))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(LifecycleError::Invalid(
+                "events_requested holds an event type this server does not emit",
+            ))?;
+        if audience
+            .as_ref()
+            .is_some_and(|audience| audience.is_empty() || audience.len() > 512)
+        {
+            return Err(LifecycleError::Invalid(
+                "the audience is 1 to 512 characters",
+            ));
+        }
+        Ok(Self {
+            events_requested,
+            audience,
+        })
+    }
+}
+
+impl Lifecycle {
+    /// Creates a stream of the tenant's events (`None`: of every tenant's).
+    pub async fn create_stream(
+        &self,
+        actor: Actor,
+        tenant_id: Option<TenantId>,
+        spec: StreamSpec,
+        now: NaiveDateTime,
+    ) -> Result<EventStream, LifecycleError> {
+        let id = StreamId::generate();
+        let stream = EventStream {
+            audience: spec
+                .audience
+                .unwrap_or_else(|| format!("urn:tenauth:event-stream:{id}")),
+            id,
+            tenant_id,
+            delivery_method: POLL_DELIVERY.to_owned(),
+            events_requested: spec.events_requested,
+            status: "enabled".to_owned(),
+            created_at: now,
+        };
+        self.db
+            .write_async(move |conn| {
+                let audited = audited_tenant(conn, tenant_id)?;
+                stream.insert(conn)?;
+                audit(
+                    conn,
+                    audited,
+                    &actor,
+                    AuditAction::StreamCreate,
+                    Some(stream.id.as_str()),
+                    None,
+                    now,
+                )?;
+                Ok(stream)
+            })
+            .await
+    }
+
+    /// The tenant's streams (`None`: the platform-wide ones).
+    pub async fn list_streams(
+        &self,
+        tenant_id: Option<TenantId>,
+    ) -> Result<Vec<(EventStream, i64)>, LifecycleError> {
+        self.db
+            .read_async(move |conn| {
+                let streams = EventStream::list(conn, tenant_id)?;
+                streams
+                    .into_iter()
+                    .map(|stream| {
+                        let pending = EventStream::pending_count(conn, &stream.id)?;
+                        Ok((stream, pending))
+                    })
+                    .collect::<Result<Vec<_>, LifecycleError>>()
+            })
+            .await
+    }
+
+    /// One of the tenant's streams (`None`: a platform-wide one), with its pending count;
+    /// another tenant's is not found.
+    pub async fn find_stream(
+        &self,
+        tenant_id: Option<TenantId>,
+        id: StreamId,
+    ) -> Result<(EventStream, i64), LifecycleError> {
+        self.db
+            .read_async(move |conn| {
+                let stream = own_stream(conn, tenant_id, &id)?;
+                let pending = EventStream::pending_count(conn, &id)?;
+                Ok((stream, pending))
+            })
+            .await
+    }
+
+    /// Deletes one of the tenant's streams and what it had still to receive.
+    pub async fn delete_stream(
+        &self,
+        actor: Actor,
+        tenant_id: Option<TenantId>,
+        id: StreamId,
+        now: NaiveDateTime,
+    ) -> Result<(), LifecycleError> {
+        self.db
+            .write_async(move |conn| {
+                let audited = audited_tenant(conn, tenant_id)?;
+                own_stream(conn, tenant_id, &id)?;
+                EventStream::delete(conn, &id)?;
+                audit(
+                    conn,
+                    audited,
+                    &actor,
+                    AuditAction::StreamDelete,
+                    Some(id.as_str()),
+                    None,
+                    now,
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// The tenant whose audit trail records a change of its streams (the platform tenant's
+/// for platform-wide streams), its row locked like any change within it.
+fn audited_tenant(
+    conn: &mut DbConnection,
+    tenant_id: Option<TenantId>,
+) -> Result<TenantId, LifecycleError> {
+    let tenant_id = tenant_id.unwrap_or(TenantId::PLATFORM);
+    lock_live_tenant(conn, tenant_id, TenantLock::Within)?;
+    Ok(tenant_id)
+}
+
+/// The stream, if it is the tenant's (`None`: a platform-wide one).
+fn own_stream(
+    conn: &mut DbConnection,
+    tenant_id: Option<TenantId>,
+    id: &StreamId,
+) -> Result<EventStream, LifecycleError> {
+    match EventStream::find(conn, id)? {
+        Some(stream) if stream.tenant_id == tenant_id => Ok(stream),
+        _ => Err(LifecycleError::NotFound("no such event stream")),
+    }
+}

@@ -23,8 +23,8 @@ pub use id::{ClientId, FamilyId, MalformedId, StreamId, TenantId, TokenId, UserI
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
 pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri};
 pub use scope::{
-    MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, PLATFORM_SCOPE_PREFIX,
-    SERVER_SCOPES, TENANT_ADMIN_SCOPE,
+    MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, EVENTS_READ_SCOPE,
+    PLATFORM_SCOPE_PREFIX, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
 };
 pub use secret::{random_url_safe, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
 pub use standing::{ClientStanding, Refusal, Standing, UserStanding};

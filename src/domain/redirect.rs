@@ -94,9 +94,7 @@ fn without_port(value: &str) -> Option<String> {
             let digits = port_and_rest
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(port_and_rest.len());
-            if digits == 0 {
-                return None;
-            }
+            port_and_rest[..digits].parse::<u16>().ok()?;
             &port_and_rest[digits..]
         }
         None => rest,
@@ -194,6 +192,7 @@ mod tests {
             "http://[::1]:8080/cb",
             "http://127.0.0.1:/cb",
             "http://127.0.0.1:80x/cb",
+            "http://127.0.0.1:99999/cb",
             "http://127.0.0.1.evil.com/cb",
         ] {
             assert!(!loopback.matches(other), "{other}");

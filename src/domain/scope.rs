@@ -104,8 +104,10 @@ pub const ADMIN_SCOPE: &str = "admin";
 pub const PLATFORM_SCOPE_PREFIX: &str = "platform:";
 /// A tenant administrator's scope: the admin API over the token's own tenant.
 pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
+/// A receiver's scope: polling its tenant's event streams with a client token.
+pub const EVENTS_READ_SCOPE: &str = "events:read";
 /// The scopes that mean something to tenauth itself (tenants define their own others).
-pub const SERVER_SCOPES: [&str; 2] = [ADMIN_SCOPE, TENANT_ADMIN_SCOPE];
+pub const SERVER_SCOPES: [&str; 3] = [ADMIN_SCOPE, TENANT_ADMIN_SCOPE, EVENTS_READ_SCOPE];
 
 /// Names no tenant may use, in any case and with anything after them, except as the exact
 /// server scopes: a resource server that compares scopes case-insensitively, by prefix or

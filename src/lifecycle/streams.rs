@@ -9,6 +9,9 @@ use crate::db::models::stream::EventStream;
 use crate::db::DbConnection;
 use crate::domain::{Actor, AuditAction, EventKind, StreamId, TenantId, POLL_DELIVERY};
 
+/// The most streams a tenant (or the platform) may have.
+const MAX_STREAMS_PER_TENANT: usize = 10;
+
 /// What a new stream receives, parsed from what a caller gives.
 #[derive(Debug, Clone)]
 pub struct StreamSpec {
@@ -75,6 +78,13 @@ impl Lifecycle {
         self.db
             .write_async(move |conn| {
                 let audited = audited_tenant(conn, tenant_id)?;
+                // Every event is queued once per stream, in the writer's transaction: a
+                // few receivers per tenant is what that is designed for.
+                if EventStream::list(conn, tenant_id)?.len() >= MAX_STREAMS_PER_TENANT {
+                    return Err(LifecycleError::Conflict(
+                        "a tenant has at most 10 event streams",
+                    ));
+                }
                 stream.insert(conn)?;
                 audit(
                     conn,

@@ -46,13 +46,18 @@ both_backends! {
         let mut expected: Vec<Expected> = Vec::new();
 
         revoke(&app, &acme.client, &access).await;
+        revoke(&app, &acme.client, &access).await;
         expected.push((EventKind::TokenRevoked, None, None, Some(jti)));
         let login = json_with_status(app.password_grant(&acme, None).await, 200).await;
         revoke(&app, &acme.client, login["refresh_token"].as_str().unwrap()).await;
         expected.push((EventKind::FamilyRevoked, None, None, None));
+        let bobs = json_with_status(app.token(&[("grant_type", "password"), ("username", "bob"), ("password", "bob-password")], Some(acme.client.basic())).await, 200).await;
+        assert!(bobs["access_token"].is_string());
         let bulk = format!("/admin/tenants/{tenant}/revoke-tokens");
         json_with_status(call_with_token(&app, Method::POST, &bulk, &admin, Some(serde_json::json!({"user_id": bob.id.get()}))).await, 200).await;
         expected.push((EventKind::TokensRevoked, None, Some(bob.id.get()), None));
+        json_with_status(call_with_token(&app, Method::POST, &bulk, &admin, Some(serde_json::json!({"user_id": bob.id.get()}))).await, 200).await;
+        // Nothing left to revoke: no second event.
         let refused = call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{tenant}/clients/no-such-client"), &admin, None).await;
         assert_eq!(refused.status(), 404, "a refused change writes no event");
         let other = app.provision_client(tenant, &[tenauth::domain::GrantType::ClientCredentials], "read", true).await;
@@ -179,6 +184,11 @@ both_backends! {
         revoke(&app, &globex.client, globex_login["access_token"].as_str().unwrap()).await;
 
         assert_eq!(poll(&app, &sid, &nobody, serde_json::json!({})).await.status(), 403, "a token without the scope");
+        let app_client = app.provision_client(acme.tenant_id, &[tenauth::domain::GrantType::Password], "events:read", true).await;
+        let user_login = json_with_status(app.token(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")], Some(app_client.basic())).await, 200).await;
+        assert_eq!(poll(&app, &sid, user_login["access_token"].as_str().unwrap(), serde_json::json!({})).await.status(), 403, "events:read in a user's token");
+        let as_issuer = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "aud": app.address}))).await;
+        assert_eq!(as_issuer.status(), 400, "aud may not be the issuer");
         assert_eq!(poll(&app, &sid, &globex_admin, serde_json::json!({})).await.status(), 404, "another tenant's token");
         let first = json_with_status(poll(&app, &sid, &reader, serde_json::json!({"maxEvents": 1})).await, 200).await;
         assert_eq!(first["moreAvailable"], true);
@@ -207,6 +217,11 @@ both_backends! {
 
         let listed = json_with_status(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, None).await, 200).await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+        for _ in 2..10 {
+            json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(poll_stream.clone())).await, 201).await;
+        }
+        let eleventh = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(poll_stream.clone())).await;
+        assert_eq!(eleventh.status(), 409, "at most 10 streams per tenant");
         assert_eq!(call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{}/event-streams/{sid}", acme.tenant_id), &acme_admin, None).await.status(), 204);
         assert_eq!(poll(&app, &sid, &reader, serde_json::json!({})).await.status(), 404, "a deleted stream");
     }

@@ -47,7 +47,7 @@ both_backends! {
         assert_eq!(metadata["introspection_endpoint"], format!("{}/oauth/introspect", app.address));
         assert_eq!(metadata["revocation_endpoint"], format!("{}/oauth/revoke", app.address));
         assert_eq!(metadata["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
-        assert_eq!(metadata["scopes_supported"], serde_json::json!(["admin", "tenant:admin"]));
+        assert_eq!(metadata["scopes_supported"], serde_json::json!(["admin", "tenant:admin", "events:read"]));
         let documentation = metadata["service_documentation"].as_str().unwrap();
         assert_eq!(documentation, format!("{}/docs", app.address));
         let page = app.http.get(documentation).send().await.unwrap();

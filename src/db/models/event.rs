@@ -38,8 +38,8 @@ pub fn record_event(
     super::stream::enqueue(conn, id, tenant_id, event.kind())
 }
 
-/// Revokes `target`'s tokens (`token::revoke_tokens`) and records the event that reports
-/// it, in the caller's transaction: the revocations that nothing larger explains (RFC
+/// Revokes `target`'s tokens (`token::revoke_tokens`) and, if that revoked anything,
+/// records the event that reports it, in the caller's transaction: the revocations that nothing larger explains (RFC
 /// 7009, a personal token deleted, refresh-token or code reuse, an admin's bulk
 /// revocation). Deleting a client, a user or a tenant reports its own event instead.
 pub fn revoke_and_report(
@@ -49,7 +49,11 @@ pub fn revoke_and_report(
     now: NaiveDateTime,
 ) -> Result<super::token::RevocationCounts, DbError> {
     let counts = super::token::revoke_tokens(conn, tenant_id, target, now)?;
-    record_event(conn, tenant_id, &SecurityEvent::of_revocation(target), now)?;
+    // Revoking what is revoked already (a replayed code, RFC 7009 on a revoked token)
+    // changes nothing, and reports nothing: no flood of duplicate events.
+    if counts.access_tokens + counts.refresh_tokens > 0 {
+        record_event(conn, tenant_id, &SecurityEvent::of_revocation(target), now)?;
+    }
     Ok(counts)
 }
 

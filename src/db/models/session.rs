@@ -179,6 +179,12 @@ pub fn remember_consent(
     scope: &Scope,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
+    // Two approvals at once (a double click) must not both insert: on PostgreSQL they
+    // take turns; SQLite's single writer runs one at a time anyway.
+    super::token::family::advisory_lock(
+        conn,
+        &format!("consent:{tenant_id}:{user_id}:{client_id}"),
+    )?;
     let previous = find_consent(conn, tenant_id, user_id, client_id)?;
     let all = Scope::from_tokens(previous.iter().flat_map(Scope::iter).chain(scope.iter()))
         .map_err(|_| DbError::corrupt("consented scopes"))?;

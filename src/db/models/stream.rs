@@ -172,15 +172,20 @@ pub fn enqueue(
     tenant_id: TenantId,
     kind: EventKind,
 ) -> Result<(), DbError> {
-    let rows: Vec<StreamRow> = streams::table
+    let wanting = streams::table
         .filter(
             streams::tenant_id
                 .eq(tenant_id.get())
                 .or(streams::tenant_id.is_null()),
         )
         .filter(streams::status.eq("enabled"))
-        .select(COLUMNS)
-        .load(conn)?;
+        .select(COLUMNS);
+    // On PostgreSQL the rows are held until the transaction ends, so a stream deleted
+    // meanwhile waits for the queue rows this inserts instead of breaking their key.
+    let rows: Vec<StreamRow> = match conn {
+        DbConnection::Sqlite(conn) => wanting.load(conn)?,
+        DbConnection::Postgres(conn) => wanting.for_key_share().load(conn)?,
+    };
     for stream in rows.into_iter().map(parse) {
         let stream = stream?;
         if stream.wants(kind) {

@@ -95,6 +95,12 @@ async fn create(
     tenant_id: Option<TenantId>,
     body: CreateStream,
 ) -> Result<HttpResponse, AppError> {
+    if body.aud.as_deref() == Some(state.oauth.issuer.as_str()) {
+        // A SET must never read as something addressed to tenauth itself.
+        return Err(AppError::invalid_request(
+            "aud may not be this server's issuer",
+        ));
+    }
     let spec = StreamSpec::parse(&body.delivery.method, &body.events_requested, body.aud)?;
     let stream = state
         .lifecycle

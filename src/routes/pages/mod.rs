@@ -108,7 +108,7 @@ async fn respond(
     } else {
         Step::Show
     };
-    let browser = browser(request);
+    let browser = browser(request, &state.oauth.issuer);
     let server = Arc::clone(&state.oauth);
     let outcome =
         blocking(move || Ok::<_, DbError>(server.authorize_now(params, &browser, step, now())))
@@ -171,7 +171,7 @@ fn read_step(form: &mut Form) -> Option<Step> {
 /// `Origin: null`, proves nothing either way: browsers send `null` for a form posted from a
 /// page with `Referrer-Policy: no-referrer` (ours), so the anti-CSRF token, bound to a
 /// `SameSite=Lax` cookie, decides alone then.
-fn browser(request: &HttpRequest) -> Browser {
+fn browser(request: &HttpRequest, issuer: &str) -> Browser {
     let cookies = request
         .cookies()
         .map(|cookies| {
@@ -181,8 +181,15 @@ fn browser(request: &HttpRequest) -> Browser {
                 .collect()
         })
         .unwrap_or_default();
+    // This server as the browser reaches it: the issuer's origin (behind a proxy), or the
+    // connection's (reached directly).
     let info = request.connection_info();
-    let own_origin = format!("{}://{}", info.scheme(), info.host());
+    let own_origins = [
+        format!("{}://{}", info.scheme(), info.host()),
+        url::Url::parse(issuer)
+            .map(|issuer| issuer.origin().ascii_serialization())
+            .unwrap_or_default(),
+    ];
     let header_value = |name| {
         request
             .headers()
@@ -191,9 +198,9 @@ fn browser(request: &HttpRequest) -> Browser {
             .filter(|value| value != "null")
     };
     let same_origin = match (header_value(header::ORIGIN), header_value(header::REFERER)) {
-        (Some(origin), _) => origin == own_origin,
+        (Some(origin), _) => own_origins.contains(&origin),
         (None, Some(referer)) => url::Url::parse(&referer)
-            .map(|referer| referer.origin().ascii_serialization() == own_origin)
+            .map(|referer| own_origins.contains(&referer.origin().ascii_serialization()))
             .unwrap_or(false),
         (None, None) => true,
     };
@@ -320,7 +327,7 @@ async fn end_session(
         form.take("post_logout_redirect_uri"),
         form.take("state"),
     );
-    let browser = browser(request);
+    let browser = browser(request, &state.oauth.issuer);
     let server = Arc::clone(&state.oauth);
     let ended = blocking(move || {
         let cleared = server.end_sessions_now(&browser)?;

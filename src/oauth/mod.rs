@@ -23,6 +23,7 @@
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
+pub mod consents;
 pub mod error;
 pub mod form;
 pub mod grants;

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, events, health, me, metrics, pages, personal, token, well_known};
+use super::{admin, consents, events, health, me, metrics, pages, personal, token, well_known};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use super::{admin, events, health, me, metrics, pages, personal, token, well_kno
             metadata (RFC 8414), personal access tokens and the admin API."
     ),
     paths(
+        consents::list_consents,
+        consents::forget_consent,
         events::poll,
         admin::streams::create_stream,
         admin::streams::list_streams,

@@ -8,6 +8,7 @@ pub mod api_doc;
 pub mod bearer;
 pub mod body_deadline;
 pub mod cache_policy;
+mod consents;
 pub mod errors;
 mod events;
 mod health;
@@ -111,6 +112,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         at(M::POST, "/oauth/logout", pages::logout_form),
         at(M::GET, "/oauth/assets/tenauth.css", pages::stylesheet),
         at(M::POST, "/oauth/event-streams/{sid}/poll", events::poll),
+        at(M::GET, "/oauth/consents", consents::list_consents),
+        at(
+            M::DELETE,
+            "/oauth/consents/{client_id}",
+            consents::forget_consent,
+        ),
         at(
             M::POST,
             "/admin/event-streams",

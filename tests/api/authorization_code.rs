@@ -705,4 +705,30 @@ both_backends! {
         let without: Vec<_> = form_fields(&alices_page, &[("decision", "approve")]).into_iter().filter(|(name, _)| name != "csrf").collect();
         assert_eq!(alice.post("/oauth/authorize", &without).await.status(), 403, "no token");
     }
+
+    async fn a_user_lists_and_takes_back_a_remembered_consent(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let client = browser_client(&app, acme.tenant_id, true).await;
+        let (verifier, challenge) = pkce();
+        let mut browser = Browser::new(&app);
+        let authorize = authorize_path(&client, &challenge, &[("scope", "read")]);
+        let consent = sign_in(&mut browser, &authorize, "alice", "alice-password").await;
+        let code = approve(&mut browser, consent).await["code"].clone();
+        let tokens = json_with_status(redeem(&app, &client, &code, &verifier).await, 200).await;
+        let token = tokens["access_token"].as_str().unwrap();
+
+        let listed = json_with_status(app.get_with_token("/oauth/consents", token).await, 200).await;
+        assert_eq!(listed["consents"][0]["client_id"], client.id.as_str());
+        assert_eq!(listed["consents"][0]["scopes"], serde_json::json!(["read"]));
+        let client_token = json_with_status(app.client_credentials(&acme.client, None).await, 200).await;
+        assert_eq!(app.get_with_token("/oauth/consents", client_token["access_token"].as_str().unwrap()).await.status(), 403, "a client's own token has no user");
+
+        let forgotten = call_with_token(&app, Method::DELETE, &format!("/oauth/consents/{}", client.id), token, None).await;
+        assert_eq!(forgotten.status(), 204);
+        let again = call_with_token(&app, Method::DELETE, &format!("/oauth/consents/{}", client.id), token, None).await;
+        assert_eq!(again.status(), 404);
+        let page = browser.get(&authorize).await.text().await.unwrap();
+        assert!(page.contains("value=\"approve\""), "asked again: {page}");
+    }
 }

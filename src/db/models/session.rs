@@ -206,3 +206,43 @@ pub fn remember_consent(
         .execute(conn)?;
     Ok(())
 }
+
+/// The user's remembered approvals: client, scopes, when first given.
+pub fn list_consents(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> Result<Vec<(ClientId, Scope, NaiveDateTime)>, DbError> {
+    let rows: Vec<(String, String, NaiveDateTime)> = consents::table
+        .filter(consents::tenant_id.eq(tenant_id.get()))
+        .filter(consents::user_id.eq(user_id.get()))
+        .order(consents::created_at)
+        .select((consents::client_id, consents::scopes, consents::created_at))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(client, scopes, created_at)| {
+            Ok((
+                parse_column(&client, "client id")?,
+                parse_column(&scopes, "consented scopes")?,
+                created_at,
+            ))
+        })
+        .collect()
+}
+
+/// Forgets the user's approval of the client; whether there was one.
+pub fn forget_consent(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+    client_id: &ClientId,
+) -> Result<bool, DbError> {
+    Ok(diesel::delete(
+        consents::table
+            .filter(consents::tenant_id.eq(tenant_id.get()))
+            .filter(consents::user_id.eq(user_id.get()))
+            .filter(consents::client_id.eq(client_id.as_str())),
+    )
+    .execute(conn)?
+        == 1)
+}

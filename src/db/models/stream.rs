@@ -23,47 +23,32 @@ pub struct EventStream {
     pub created_at: NaiveDateTime,
 }
 
-type StreamRow = (
-    String,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    NaiveDateTime,
-);
-
-const COLUMNS: (
-    streams::id,
-    streams::tenant_id,
-    streams::delivery_method,
-    streams::audience,
-    streams::events_requested,
-    streams::status,
-    streams::created_at,
-) = (
-    streams::id,
-    streams::tenant_id,
-    streams::delivery_method,
-    streams::audience,
-    streams::events_requested,
-    streams::status,
-    streams::created_at,
-);
+/// A row of `event_streams`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = streams)]
+struct StreamRow {
+    id: String,
+    tenant_id: Option<i64>,
+    delivery_method: String,
+    audience: String,
+    events_requested: String,
+    status: String,
+    created_at: NaiveDateTime,
+}
 
 fn parse(row: StreamRow) -> Result<EventStream, DbError> {
-    let (id, tenant_id, delivery_method, audience, requested, status, created_at) = row;
     Ok(EventStream {
-        id: parse_column(&id, "stream id")?,
-        tenant_id: tenant_id.map(TenantId::new),
-        delivery_method,
-        audience,
-        events_requested: requested
+        id: parse_column(&row.id, "stream id")?,
+        tenant_id: row.tenant_id.map(TenantId::new),
+        delivery_method: row.delivery_method,
+        audience: row.audience,
+        events_requested: row
+            .events_requested
             .split_whitespace()
             .map(|kind| parse_column(kind, "event kind"))
             .collect::<Result<_, _>>()?,
-        status,
-        created_at,
+        status: row.status,
+        created_at: row.created_at,
     })
 }
 
@@ -95,8 +80,12 @@ impl EventStream {
 
     /// The stream with this id, whichever tenant's.
     pub fn find(conn: &mut DbConnection, id: &StreamId) -> Result<Option<Self>, DbError> {
-        let row: Option<StreamRow> =
-            load_unique(streams::table.find(id.as_str()).select(COLUMNS), conn)?;
+        let row: Option<StreamRow> = load_unique(
+            streams::table
+                .find(id.as_str())
+                .select(StreamRow::as_select()),
+            conn,
+        )?;
         row.map(parse).transpose()
     }
 
@@ -109,12 +98,12 @@ impl EventStream {
             Some(tenant_id) => streams::table
                 .filter(streams::tenant_id.eq(tenant_id.get()))
                 .order(streams::created_at)
-                .select(COLUMNS)
+                .select(StreamRow::as_select())
                 .load(conn)?,
             None => streams::table
                 .filter(streams::tenant_id.is_null())
                 .order(streams::created_at)
-                .select(COLUMNS)
+                .select(StreamRow::as_select())
                 .load(conn)?,
         };
         rows.into_iter().map(parse).collect()
@@ -172,19 +161,23 @@ pub fn enqueue(
     tenant_id: TenantId,
     kind: EventKind,
 ) -> Result<(), DbError> {
-    let wanting = streams::table
-        .filter(
-            streams::tenant_id
-                .eq(tenant_id.get())
-                .or(streams::tenant_id.is_null()),
-        )
-        .filter(streams::status.eq("enabled"))
-        .select(COLUMNS);
+    let wanting = || {
+        streams::table
+            .filter(
+                streams::tenant_id
+                    .eq(tenant_id.get())
+                    .or(streams::tenant_id.is_null()),
+            )
+            .filter(streams::status.eq("enabled"))
+    };
     // On PostgreSQL the rows are held until the transaction ends, so a stream deleted
     // meanwhile waits for the queue rows this inserts instead of breaking their key.
     let rows: Vec<StreamRow> = match conn {
-        DbConnection::Sqlite(conn) => wanting.load(conn)?,
-        DbConnection::Postgres(conn) => wanting.for_key_share().load(conn)?,
+        DbConnection::Sqlite(conn) => wanting().select(StreamRow::as_select()).load(conn)?,
+        DbConnection::Postgres(conn) => wanting()
+            .select(StreamRow::as_select())
+            .for_key_share()
+            .load(conn)?,
     };
     for stream in rows.into_iter().map(parse) {
         let stream = stream?;

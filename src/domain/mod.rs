@@ -21,7 +21,7 @@ pub use client::{BrowserRegistration, GrantType};
 pub use event::{EventKind, EventParts, SecurityEvent, POLL_DELIVERY};
 pub use id::{ClientId, FamilyId, MalformedId, StreamId, TenantId, TokenId, UserId};
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
-pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri};
+pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri, REDIRECT_URI_RULE};
 pub use scope::{
     MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, EVENTS_READ_SCOPE,
     PLATFORM_SCOPE_PREFIX, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
@@ -30,7 +30,7 @@ pub use secret::{random_url_safe, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
 pub use standing::{ClientStanding, Refusal, Standing, UserStanding};
 pub use tenant::{TenantStatus, UnknownVariant};
 pub use token::{subject, RevocationTarget, TokenKind};
-pub use user::{InvalidPassword, InvalidUsername, Password, Username};
+pub use user::{InvalidPassword, InvalidUsername, Password, Username, USERNAME_RULE};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

@@ -21,9 +21,12 @@ const MAX_REDIRECT_URI_LENGTH: usize = 2_000;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RedirectUri(String);
 
+/// What a redirect URI may be, as refusals say it.
+pub const REDIRECT_URI_RULE: &str = "a redirect URI is an absolute https URI, an http URI on 127.0.0.1 or [::1], or a reverse-domain private-use scheme, without a fragment";
+
 /// The value cannot be registered as a redirect URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a redirect URI is an absolute https URI, an http URI on 127.0.0.1 or [::1], or a reverse-domain private-use scheme, without a fragment")]
+#[error("{}", REDIRECT_URI_RULE)]
 pub struct InvalidRedirectUri;
 
 impl FromStr for RedirectUri {

@@ -18,8 +18,11 @@ use precis_profiles::UsernameCaseMapped;
 #[serde(transparent)]
 pub struct Username(String);
 
+/// What a username may be, as refusals say it.
+pub const USERNAME_RULE: &str = "a username is 1 to 128 characters: letters, digits and ASCII punctuation, without spaces, symbols or look-alike forms (RFC 8265)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a username is 1 to 128 characters: letters, digits and ASCII punctuation, without spaces, symbols or look-alike forms (RFC 8265)")]
+#[error("{}", USERNAME_RULE)]
 pub struct InvalidUsername;
 
 /// The longest username, in characters of its canonical form.

@@ -13,7 +13,7 @@ use crate::db::models::token::{revoke_tokens, RevocationCounts};
 use crate::db::DbConnection;
 use crate::domain::{
     Actor, AuditAction, BrowserRegistration, ClientId, GrantType, Name, PlainSecret, RedirectUri,
-    RevocationTarget, Scope, SecurityEvent, TenantId,
+    RevocationTarget, Scope, SecurityEvent, TenantId, REDIRECT_URI_RULE,
 };
 
 /// What a new client may do: parsed and checked, ready to be stored.
@@ -60,7 +60,7 @@ impl InvalidClientSpec {
             Self::Scope => "a scope is malformed",
             Self::NoGrantType => "a client needs at least one grant type",
             Self::PublicClientCredentials => "the client_credentials grant needs a confidential client",
-            Self::RedirectUri => "a redirect URI is an absolute https URI, an http URI on 127.0.0.1 or [::1], or a reverse-domain private-use scheme, without a fragment",
+            Self::RedirectUri => REDIRECT_URI_RULE,
             Self::NoRedirectUri => "the authorization_code grant needs at least one redirect URI",
         }
     }

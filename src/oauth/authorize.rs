@@ -32,8 +32,7 @@ use crate::db::models::tenant::Tenant;
 use crate::db::DbError;
 use crate::domain::session::{CODE_LIFETIME, SESSION_IDLE, SESSION_LIFETIME};
 use crate::domain::{
-    resolve_redirect_uri, ClientId, ClientStanding, GrantType, PlainSecret, Scope, Standing,
-    TenantId, UserId, UserStanding,
+    resolve_redirect_uri, ClientId, GrantType, PlainSecret, Scope, TenantId, UserId,
 };
 
 /// The longest `state` accepted (it is echoed in the redirect and in the pages).
@@ -179,6 +178,10 @@ pub struct ConsentPage {
     pub params: AuthorizationParams,
 }
 
+/// The pages' answer while the database cannot be reached.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "The service is temporarily unavailable. Try again in a moment.";
+
 /// The one answer to a failed sign-in, whatever failed (unknown user, wrong password,
 /// disabled user, throttled).
 pub const SIGN_IN_REFUSED: &str =
@@ -205,22 +208,16 @@ impl OAuthServer {
     ) -> AuthorizeOutcome {
         match self.authorize_step(params, browser, step, now) {
             Ok(outcome) => outcome,
-            Err(error) => {
-                let unavailable = OAuthError::from(error);
-                let message = if unavailable.code == ErrorCode::TemporarilyUnavailable {
-                    "The service is temporarily unavailable. Try again in a moment."
-                } else {
-                    "Something went wrong. Try again later."
-                };
+            Err(error) if error.code == ErrorCode::TemporarilyUnavailable => {
                 AuthorizeOutcome::ErrorPage {
-                    status: if unavailable.code == ErrorCode::TemporarilyUnavailable {
-                        503
-                    } else {
-                        500
-                    },
-                    message,
+                    status: 503,
+                    message: UNAVAILABLE_MESSAGE,
                 }
             }
+            Err(_) => AuthorizeOutcome::ErrorPage {
+                status: 500,
+                message: "Something went wrong. Try again later.",
+            },
         }
     }
 
@@ -230,7 +227,7 @@ impl OAuthServer {
         browser: &Browser,
         step: Step,
         now: NaiveDateTime,
-    ) -> Result<AuthorizeOutcome, DbError> {
+    ) -> Result<AuthorizeOutcome, OAuthError> {
         let request = match self.validate_authorization(params)? {
             Ok(request) => request,
             Err(outcome) => return Ok(outcome),
@@ -245,11 +242,12 @@ impl OAuthServer {
         let tenant_id = request.client.tenant_id;
         let session_name = self.session_cookie_name(tenant_id);
         let presented_session = browser.cookie(&session_name);
-        let session = match presented_session {
-            Some(id) => self
+        // Signing in replaces whatever session was presented: no need to look it up.
+        let session = match (presented_session, &step) {
+            (_, Step::SignIn { .. }) | (None, _) => None,
+            (Some(id), _) => self
                 .find_session(tenant_id, id, now)?
                 .map(|user| (id.to_owned(), user)),
-            None => None,
         };
         match step {
             Step::Show => match session {
@@ -278,25 +276,28 @@ impl OAuthServer {
                 let user = match check_credentials(self, &request.client, &username, password) {
                     Ok(user) => user,
                     Err(error)
-                        if error.code == ErrorCode::ServerError
-                            || error.code == ErrorCode::TemporarilyUnavailable =>
+                        if matches!(
+                            error.code,
+                            ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+                        ) =>
                     {
-                        return Err(DbError::Unavailable("sign-in".into()));
+                        return Err(error);
                     }
                     Err(_) => {
                         return Ok(self.sign_in_page(request, browser, Some(SIGN_IN_REFUSED)))
                     }
                 };
-                // A new session id at every sign-in (no fixation); the old one ends.
-                if let Some(old) =
-                    presented_session.and_then(|old| self.hasher.hash_presented_session_id(old))
-                {
-                    self.db.write(move |conn| BrowserSession::end(conn, &old))?;
-                }
+                // A new session id at every sign-in (no fixation); the old one ends, in the
+                // same write.
+                let old =
+                    presented_session.and_then(|old| self.hasher.hash_presented_session_id(old));
                 let session_id = PlainSecret::generate();
                 let id_hash = self.hasher.hash_session_id(&session_id);
                 let user_id = user.id;
                 self.db.write(move |conn| {
+                    if let Some(old) = old {
+                        BrowserSession::end(conn, &old)?;
+                    }
                     BrowserSession::insert(
                         conn,
                         &id_hash,
@@ -356,7 +357,7 @@ impl OAuthServer {
         user_id: UserId,
         cookies: Vec<SetCookie>,
         now: NaiveDateTime,
-    ) -> Result<AuthorizeOutcome, DbError> {
+    ) -> Result<AuthorizeOutcome, OAuthError> {
         let client = &request.client;
         let consented = client.browser.skip_consent || {
             let (tenant_id, client_id) = (client.tenant_id, client.id.clone());
@@ -414,7 +415,7 @@ impl OAuthServer {
         user_id: UserId,
         cookies: Vec<SetCookie>,
         now: NaiveDateTime,
-    ) -> Result<AuthorizeOutcome, DbError> {
+    ) -> Result<AuthorizeOutcome, OAuthError> {
         let code = PlainSecret::generate();
         let code_hash = self.hasher.hash_authorization_code(&code);
         let stored = request.clone();
@@ -582,15 +583,10 @@ impl OAuthServer {
         else {
             return Ok(None);
         };
-        let standing = Standing {
-            client: ClientStanding::Active,
-            ..session.standing
-        };
         let stands = session.tenant_id == tenant_id
             && session.expires_at > now
             && session.last_seen_at + SESSION_IDLE > now
-            && standing.user != UserStanding::NoUser
-            && standing.refusal().is_none();
+            && session.standing.refusal().is_none();
         if !stands {
             return Ok(None);
         }

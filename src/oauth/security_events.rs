@@ -74,7 +74,7 @@ impl SetClaims {
     }
 }
 
-pub use crate::domain::EVENTS_READ_SCOPE;
+use crate::domain::EVENTS_READ_SCOPE;
 /// The most SETs one poll returns.
 const MAX_EVENTS_PER_POLL: usize = 1_000;
 /// What a poll without `maxEvents` gets.

@@ -2,11 +2,12 @@
 
 use actix_web::{web, HttpResponse};
 
+use super::admin::streams::StreamPath;
 use super::bearer::Bearer;
 use super::errors::AppError;
 use super::json::JsonObject;
 use super::AppState;
-use crate::domain::{now, StreamId};
+use crate::domain::now;
 use crate::oauth::security_events::{PollError, PollRequest};
 
 /// RFC 8936 §2.4's request.
@@ -37,11 +38,6 @@ pub struct PollAnswerSchema {
     sets: serde_json::Value,
     #[schema(rename = "moreAvailable")]
     more_available: bool,
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct StreamPath {
-    sid: StreamId,
 }
 
 #[utoipa::path(post, path = "/oauth/event-streams/{sid}/poll", tag = "events",

@@ -341,7 +341,8 @@ both_backends! {
         let form = [("grant_type", "authorization_code"), ("code", code.as_str())];
         let missing = app.token(&form, Some(client.basic())).await;
         assert_eq!(json_with_status(missing, 400).await["error"], "invalid_grant", "no verifier");
-        let _ = verifier;
+        // Failed verifications spend nothing: the holder of the verifier still redeems it.
+        json_with_status(redeem(&app, &client, &code, &verifier).await, 200).await;
     }
 
     async fn an_unknown_client_or_unregistered_redirect_uri_gets_a_page_never_a_redirect(db) {
@@ -465,13 +466,14 @@ both_backends! {
         assert!(issued.len() >= 43);
         let globex_page = browser.get(&authorize_path(&globex_client, &challenge, &[])).await.text().await.unwrap();
         assert!(globex_page.contains("Sign in to globex"), "acme's session does not sign in to globex");
-        let wrong_tenant = sign_in(&mut browser, &authorize_path(&globex_client, &challenge, &[]), "alice", "alice-password").await;
-        // globex's alice has the same password in the fixture; a user of acme only would fail.
-        assert_eq!(wrong_tenant.status(), 200);
-        let stranger = app.provision_user(acme.tenant_id, "only-in-acme", "acme-only-password").await;
+        // globex's own alice (the fixture gives every tenant one): a second session, of globex.
+        assert_eq!(sign_in(&mut browser, &authorize_path(&globex_client, &challenge, &[]), "alice", "alice-password").await.status(), 200);
+        let globex_session = format!("tenauth_session_{}", globex.tenant_id);
+        assert!(browser.cookies.contains_key(&globex_session), "{:?}", browser.cookies.keys());
+        assert_eq!(browser.cookies[&session_name], issued, "acme's session is untouched");
+        app.provision_user(acme.tenant_id, "only-in-acme", "acme-only-password").await;
         let refused = sign_in(&mut Browser::new(&app), &authorize_path(&globex_client, &challenge, &[]), "only-in-acme", "acme-only-password").await;
         assert!(refused.text().await.unwrap().contains("incorrect"), "a user of another tenant cannot sign in here");
-        let _ = stranger;
     }
 
     async fn a_wrong_password_shows_one_generic_message_and_the_throttle_applies(db) {
@@ -490,6 +492,14 @@ both_backends! {
             messages.push(html.split("role=\"alert\">").nth(1).unwrap().split('<').next().unwrap().to_owned());
         }
         assert!(messages.windows(2).all(|pair| pair[0] == pair[1]), "one message: {messages:?}");
+        // alice's fifth failure reaches the throttle (5 per window): then even her right
+        // password gets the same page, and no session.
+        for password in ["wrong-3", "wrong-4", "wrong-5"] {
+            sign_in(&mut browser, &authorize, "alice", password).await;
+        }
+        let throttled = sign_in(&mut browser, &authorize, "alice", "alice-password").await.text().await.unwrap();
+        assert!(throttled.contains(&messages[0]), "{throttled}");
+        assert!(browser.cookies.keys().all(|name| !name.contains("session")), "not signed in while throttled");
     }
 
     async fn deny_redirects_with_access_denied(db) {

@@ -13,6 +13,32 @@ use crate::helpers::{
 /// An event's kind, client, user and token, as the test expects them.
 type Expected = (EventKind, Option<String>, Option<i64>, Option<String>);
 
+/// A SET's header says `secevent+jwt` and its signature verifies with the published key.
+fn assert_verifies(set: &str, jwks: &serde_json::Value) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&decode(set.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["typ"], "secevent+jwt");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == header["kid"])
+        .expect("published");
+    let point = [
+        vec![4u8],
+        decode(key["x"].as_str().unwrap()),
+        decode(key["y"].as_str().unwrap()),
+    ]
+    .concat();
+    let (signing_input, signature) = set.rsplit_once('.').unwrap();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+        .verify(signing_input.as_bytes(), &decode(signature))
+        .expect("the SET verifies against the JWKS");
+}
+
 fn events(app: &TestApp, tenant_id: TenantId) -> Vec<StoredEvent> {
     app.database
         .read(move |conn| events_after(conn, tenant_id, 0, 1_000))
@@ -96,21 +122,12 @@ both_backends! {
         assert!(events(&app, globex.tenant_id).is_empty(), "nothing for another tenant");
 
         // Each event as a SET: signed like the access tokens, verifiable against the JWKS.
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        use base64::Engine;
         let now = tenauth::domain::now().and_utc().timestamp();
         let (keys, _) = tenauth::keys::KeyStore::load_or_generate(&app.db.dir().join("keys"), now).unwrap();
         let jwks = json_with_status(app.get("/.well-known/jwks.json").await, 200).await;
         for event in &recorded {
             let set = tenauth::oauth::security_events::SetClaims::of(event, &app.address, "https://rs.example", now).sign(&keys, 0).unwrap();
-            let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(set.split('.').next().unwrap()).unwrap()).unwrap();
-            assert_eq!(header["typ"], "secevent+jwt");
-            let key = jwks["keys"].as_array().unwrap().iter().find(|key| key["kid"] == header["kid"]).expect("published");
-            let point = [vec![4u8], URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap(), URL_SAFE_NO_PAD.decode(key["y"].as_str().unwrap()).unwrap()].concat();
-            let (signing_input, signature) = set.rsplit_once('.').unwrap();
-            ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(signing_input.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).unwrap())
-                .expect("the SET verifies against the JWKS");
+            assert_verifies(&set, &jwks);
             let claims = jwt_claims(&set);
             assert_eq!(claims["sub_id"]["format"], "complex");
             assert_eq!(claims["sub_id"]["tenant"]["id"], tenant.to_string());
@@ -195,7 +212,9 @@ both_backends! {
         let all = json_with_status(poll(&app, &sid, &reader, serde_json::json!({"returnImmediately": true})).await, 200).await;
         assert_eq!(jtis(&all).len(), 2, "acme's two events, nothing of globex: {all}");
         assert_eq!(jtis(&first), jtis(&all)[..1], "unacknowledged events come again, oldest first");
+        let jwks = json_with_status(app.get("/.well-known/jwks.json").await, 200).await;
         for (jti, set) in all["sets"].as_object().unwrap() {
+            assert_verifies(set.as_str().unwrap(), &jwks);
             let claims = jwt_claims(set.as_str().unwrap());
             assert_eq!(&claims["jti"], jti);
             assert_eq!(claims["aud"], created["aud"]);

@@ -198,8 +198,8 @@ impl Tenant {
         now: NaiveDateTime,
     ) -> Result<Erasure, DbError> {
         use crate::db::schema::{
-            audit_events, browser_sessions, event_stream_queue, event_streams,
-            oauth_authorization_codes, oauth_clients, oauth_consents, security_events, users,
+            audit_events, browser_sessions, event_streams, oauth_authorization_codes,
+            oauth_clients, oauth_consents, security_events, users,
         };
         let tenant = id.get();
         let tokens = super::token::erase::delete_all_tokens(conn, id)?;
@@ -216,13 +216,7 @@ impl Tenant {
         super::stream::dequeue_tenant(conn, id)?;
         diesel::delete(security_events::table.filter(security_events::tenant_id.eq(tenant)))
             .execute(conn)?;
-        let own_streams = event_streams::table
-            .filter(event_streams::tenant_id.eq(tenant))
-            .select(event_streams::id);
-        diesel::delete(
-            event_stream_queue::table.filter(event_stream_queue::stream_id.eq_any(own_streams)),
-        )
-        .execute(conn)?;
+        // Its own streams' queues held only its events, just taken off every queue.
         diesel::delete(event_streams::table.filter(event_streams::tenant_id.eq(tenant)))
             .execute(conn)?;
         let erasure = Erasure {

@@ -59,7 +59,7 @@ pub struct StreamList {
 /// The `{sid}` of a stream's path.
 #[derive(Debug, serde::Deserialize)]
 pub struct StreamPath {
-    sid: StreamId,
+    pub sid: StreamId,
 }
 
 fn view(state: &AppState, stream: &EventStream, pending: i64) -> StreamView {

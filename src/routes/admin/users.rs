@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 
 use super::{ConflictError, TenantAdmin, TenantErrors};
-use crate::domain::{now, Password, UserId, Username};
+use crate::domain::{now, Password, UserId, Username, USERNAME_RULE};
 use crate::routes::errors::AppError;
 use crate::routes::json::JsonObject;
 use crate::routes::views::{
@@ -49,9 +49,10 @@ pub async fn create_user(
     JsonObject(body): JsonObject<CreateUser>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let username: Username = body.username.parse().map_err(|_| {
-        AppError::invalid_request("a username is 1 to 128 characters, without spaces")
-    })?;
+    let username: Username = body
+        .username
+        .parse()
+        .map_err(|_| AppError::invalid_request(USERNAME_RULE))?;
     let password = new_password(body.password)?;
     let user = state
         .lifecycle

@@ -19,7 +19,9 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use super::AppState;
 use crate::db::{blocking, DbError};
 use crate::domain::now;
-use crate::oauth::authorize::{AuthorizationParams, AuthorizeOutcome, Browser, SetCookie, Step};
+use crate::oauth::authorize::{
+    AuthorizationParams, AuthorizeOutcome, Browser, SetCookie, Step, UNAVAILABLE_MESSAGE,
+};
 use crate::oauth::form::Form;
 use crate::oauth::OAuthServer;
 
@@ -117,7 +119,7 @@ async fn respond(
         Ok(outcome) => render(&state.oauth, outcome),
         Err(_) => page(
             StatusCode::SERVICE_UNAVAILABLE,
-            templates::error_page("The service is temporarily unavailable. Try again in a moment."),
+            templates::error_page(UNAVAILABLE_MESSAGE),
         ),
     }
 }
@@ -342,7 +344,7 @@ async fn end_session(
     let Ok((cleared, location)) = ended else {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
-            templates::error_page("The service is temporarily unavailable. Try again in a moment."),
+            templates::error_page(UNAVAILABLE_MESSAGE),
         );
     };
     let mut response = match &location {

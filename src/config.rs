@@ -292,6 +292,22 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_connections: u32,
 
+    /// Seconds a push stream's receiver may keep failing (retried with exponential backoff) before the stream turns `failing` and waits for an admin's `resume`.
+    #[arg(long, env = "TENAUTH_EVENTS_RETRY_FOR", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub events_retry_for: u64,
+
+    /// Milliseconds a push of a security event may take as a whole (connect, send, answer).
+    #[arg(long, env = "TENAUTH_EVENTS_PUSH_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000), global = true)]
+    pub events_push_timeout_ms: u64,
+
+    /// `1`: push streams may use plain http to a loopback address, and reach loopback addresses (for development and tests only). Otherwise push endpoints are https to public addresses.
+    #[arg(long, env = "TENAUTH_EVENTS_ALLOW_HTTP_LOOPBACK", default_value = "0",
+          value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set,
+          global = true)]
+    pub events_allow_http_loopback: bool,
+
     /// Log line format: `text`, or `json` (one object per line with ts, level, target, msg, request_id, tenant_id).
     #[arg(
         long,
@@ -337,6 +353,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Origins allowed cross-origin calls; empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// Push delivery of security events.
+    pub events: crate::delivery::EventSettings,
 }
 
 /// One HTTP worker per CPU.
@@ -366,6 +384,7 @@ impl Settings {
             client_timeout: Duration::from_secs(5),
             limits: LimitSettings::default(),
             cors_origins: Vec::new(),
+            events: crate::delivery::EventSettings::default(),
         }
     }
 
@@ -425,6 +444,13 @@ impl TryFrom<SettingsArgs> for Settings {
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
             cors_origins: parse_origins(&args.cors_origins)?,
+            events: crate::delivery::EventSettings {
+                retry_for: Duration::from_secs(args.events_retry_for),
+                push_timeout: Duration::from_millis(args.events_push_timeout_ms),
+                policy: crate::domain::AddressPolicy {
+                    allow_loopback: args.events_allow_http_loopback,
+                },
+            },
             limits: LimitSettings {
                 client_rate: args.rate_limit_client,
                 tenant_rate: args.rate_limit_tenant,

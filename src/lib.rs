@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod domain;
 pub mod keys;
 pub mod lifecycle;

@@ -6,8 +6,8 @@
 //! audit trail and the logs (`tenant_id` on every line) are for.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric of one server (one registry per server, so tests can run several).
@@ -20,6 +20,9 @@ pub struct Metrics {
     revocations: IntCounter,
     rate_limited: IntCounterVec,
     db_connections: IntGaugeVec,
+    events_pending: IntGaugeVec,
+    event_deliveries: IntCounterVec,
+    event_delivery_delay: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -76,6 +79,32 @@ impl Metrics {
             &["pool", "state"],
         )
         .expect("valid metric");
+        let events_pending = IntGaugeVec::new(
+            Opts::new(
+                "events_pending",
+                "Security events queued for their streams and not yet delivered (push) or acknowledged (poll), by delivery method",
+            ),
+            &["delivery"],
+        )
+        .expect("valid metric");
+        let event_deliveries = IntCounterVec::new(
+            Opts::new(
+                "event_deliveries_total",
+                "SET deliveries: pushes answered 202 or acknowledged polls (delivered), pushes that failed (failed)",
+            ),
+            &["delivery", "result"],
+        )
+        .expect("valid metric");
+        let event_delivery_delay = Histogram::with_opts(
+            HistogramOpts::new(
+                "event_delivery_delay_seconds",
+                "Time from an event's commit to its acknowledged delivery",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86_400.0,
+            ]),
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -84,6 +113,9 @@ impl Metrics {
             Box::new(revocations.clone()),
             Box::new(rate_limited.clone()),
             Box::new(db_connections.clone()),
+            Box::new(events_pending.clone()),
+            Box::new(event_deliveries.clone()),
+            Box::new(event_delivery_delay.clone()),
         ] {
             registry
                 .register(collector)
@@ -98,7 +130,42 @@ impl Metrics {
             revocations,
             rate_limited,
             db_connections,
+            events_pending,
+            event_deliveries,
+            event_delivery_delay,
         }
+    }
+
+    /// A push answered (delivered: 202) or failed; a poll's acknowledgements count as
+    /// delivered through [`Metrics::events_delivered`].
+    pub fn event_delivery(&self, method: crate::domain::DeliveryMethod, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        self.event_deliveries
+            .with_label_values(&[delivery_label(method), result])
+            .inc();
+    }
+
+    /// Events acknowledged at `now` that were recorded at `recorded`.
+    pub fn events_delivered(&self, recorded: &[chrono::NaiveDateTime], now: chrono::NaiveDateTime) {
+        for at in recorded {
+            let delay = (now - *at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+            self.event_delivery_delay.observe(delay.max(0.0));
+        }
+    }
+
+    /// Polled events acknowledged at `now`.
+    pub fn events_acknowledged(
+        &self,
+        recorded: &[chrono::NaiveDateTime],
+        now: chrono::NaiveDateTime,
+    ) {
+        self.event_deliveries
+            .with_label_values(&[
+                delivery_label(crate::domain::DeliveryMethod::Poll),
+                "delivered",
+            ])
+            .inc_by(recorded.len() as u64);
+        self.events_delivered(recorded, now);
     }
 
     /// `status` is a three-digit code (bounded by construction).
@@ -128,8 +195,25 @@ impl Metrics {
         self.rate_limited.with_label_values(&[endpoint]).inc();
     }
 
-    /// The text exposition, with the pool gauges read now.
-    pub fn render(&self, pools: &[crate::db::PoolState]) -> String {
+    /// The text exposition, with the pool gauges and the pending events read now.
+    pub fn render(
+        &self,
+        pools: &[crate::db::PoolState],
+        pending: &[(crate::domain::DeliveryMethod, i64)],
+    ) -> String {
+        for method in [
+            crate::domain::DeliveryMethod::Push,
+            crate::domain::DeliveryMethod::Poll,
+        ] {
+            let count = pending
+                .iter()
+                .filter(|(of, _)| *of == method)
+                .map(|(_, count)| *count)
+                .sum();
+            self.events_pending
+                .with_label_values(&[delivery_label(method)])
+                .set(count);
+        }
         for pool in pools {
             let gauge = |state: &str, value: u32| {
                 self.db_connections
@@ -144,6 +228,13 @@ impl Metrics {
         // Encoding our own well-formed families into a Vec cannot fail.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+fn delivery_label(method: crate::domain::DeliveryMethod) -> &'static str {
+    match method {
+        crate::domain::DeliveryMethod::Push => "push",
+        crate::domain::DeliveryMethod::Poll => "poll",
     }
 }
 

@@ -22,7 +22,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
-use ring::hmac;
+use ring::{aead, hmac};
 
 use crate::domain::{ClientId, Password, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
 
@@ -121,6 +121,7 @@ const ACCESS_TOKEN_LABEL: &[u8] = b"tenauth access token\0";
 const AUTHORIZATION_CODE_LABEL: &[u8] = b"tenauth authorization code\0";
 const BROWSER_SESSION_LABEL: &[u8] = b"tenauth browser session\0";
 const CSRF_LABEL: &[u8] = b"tenauth csrf\0";
+const SEALING_KEY_LABEL: &[u8] = b"tenauth sealing key\0";
 
 impl SecretHasher {
     pub fn new(key: &[u8]) -> Self {
@@ -222,6 +223,54 @@ impl SecretHasher {
     /// The stored form of an access token's exact string.
     pub fn hash_access_token(&self, token: &str) -> AccessTokenHash {
         self.lookup_hash(ACCESS_TOKEN_LABEL, token)
+    }
+
+    /// The AES-256-GCM key for [`SecretHasher::seal`], derived from the secret-hashing key
+    /// under its own label, so one key file serves both and neither use can stand in for
+    /// the other.
+    fn sealing_key(&self) -> aead::LessSafeKey {
+        let derived = hmac::sign(&self.key, SEALING_KEY_LABEL);
+        let key = aead::UnboundKey::new(&aead::AES_256_GCM, derived.as_ref())
+            .expect("an HMAC-SHA256 tag is an AES-256 key");
+        aead::LessSafeKey::new(key)
+    }
+
+    /// Encrypts a secret tenauth must send later (a push stream's `Authorization` header),
+    /// bound to `context` (its stream id): base64url of a random nonce and the ciphertext.
+    /// Only such secrets are sealed; every secret tenauth only checks is hashed instead.
+    pub fn seal(&self, context: &str, plaintext: &str) -> String {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+            .expect("the system random source works");
+        let mut sealed = plaintext.as_bytes().to_vec();
+        self.sealing_key()
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(context.as_bytes()),
+                &mut sealed,
+            )
+            .expect("a short secret fits AES-GCM's limits");
+        URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// The secret [`SecretHasher::seal`] sealed for `context`; `None` if it was sealed for
+    /// another context or under another key, or altered.
+    pub fn open(&self, context: &str, sealed: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(aead::NONCE_LEN);
+        let mut in_out = ciphertext.to_vec();
+        let plaintext = self
+            .sealing_key()
+            .open_in_place(
+                aead::Nonce::try_assume_unique_for_key(nonce).ok()?,
+                aead::Aad::from(context.as_bytes()),
+                &mut in_out,
+            )
+            .ok()?;
+        String::from_utf8(plaintext.to_vec()).ok()
     }
 
     /// Whether `token` is exactly the access token whose stored hash is `stored`
@@ -414,6 +463,30 @@ pub fn verify_password(password: &Password, stored: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_in_its_context_and_under_its_key() {
+        let hasher = SecretHasher::new(&[7; 32]);
+        let sealed = hasher.seal("stream-a", "Bearer s3cret");
+        assert!(!sealed.contains("s3cret"));
+        assert_ne!(
+            sealed,
+            hasher.seal("stream-a", "Bearer s3cret"),
+            "a fresh nonce each time"
+        );
+        assert_eq!(
+            hasher.open("stream-a", &sealed).as_deref(),
+            Some("Bearer s3cret")
+        );
+        assert_eq!(hasher.open("stream-b", &sealed), None);
+        assert_eq!(SecretHasher::new(&[8; 32]).open("stream-a", &sealed), None);
+        let mut altered = sealed.into_bytes();
+        altered[20] ^= 1;
+        assert_eq!(
+            hasher.open("stream-a", &String::from_utf8(altered).unwrap()),
+            None
+        );
+    }
 
     #[test]
     fn a_client_secret_verifies_only_for_its_own_client() {

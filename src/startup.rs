@@ -64,6 +64,7 @@ pub struct Application {
     address: SocketAddr,
     issuer: String,
     server: Server,
+    dispatcher: Arc<crate::delivery::Dispatcher>,
 }
 
 impl Application {
@@ -120,6 +121,15 @@ impl Application {
         if let Some(interval) = settings.purge_interval {
             lifecycle.spawn_purge_schedule(interval, DEFAULT_RETENTION);
         }
+        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let dispatcher = Arc::new(crate::delivery::Dispatcher::new(
+            db.clone(),
+            keys.clone(),
+            hasher.clone(),
+            issuer.clone(),
+            settings.events,
+            metrics.clone(),
+        ));
         let state = web::Data::new(AppState {
             oauth: Arc::new(OAuthServer {
                 db,
@@ -130,8 +140,9 @@ impl Application {
                 limits: limits.clone(),
             }),
             lifecycle,
-            metrics: Arc::default(),
+            metrics,
             body_timeout: settings.client_timeout,
+            events: settings.events,
             service_documentation: settings
                 .service_documentation
                 .clone()
@@ -185,6 +196,7 @@ impl Application {
             address,
             issuer,
             server,
+            dispatcher,
         })
     }
 
@@ -197,8 +209,12 @@ impl Application {
         &self.issuer
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM are handled by actix).
+    /// Serves, and pushes security events (`delivery`), until the server is stopped
+    /// (SIGINT/SIGTERM are handled by actix); the dispatcher stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let dispatcher = tokio::spawn(self.dispatcher.run());
+        let served = self.server.await;
+        dispatcher.abort();
+        served
     }
 }

@@ -160,6 +160,14 @@ diesel::table! {
         events_requested -> Text,
         status -> Text,
         created_at -> Timestamp,
+        endpoint_url -> Nullable<Text>,
+        authorization_header -> Nullable<Text>,
+        attempts -> Integer,
+        failing_since -> Nullable<Timestamp>,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
     }
 }
 

@@ -42,6 +42,8 @@ pub enum AuditAction {
     UserDelete,
     StreamCreate,
     StreamDelete,
+    StreamPause,
+    StreamResume,
 }
 
 impl AuditAction {
@@ -63,6 +65,8 @@ impl AuditAction {
             Self::UserDelete => "user.delete",
             Self::StreamCreate => "event_stream.create",
             Self::StreamDelete => "event_stream.delete",
+            Self::StreamPause => "event_stream.pause",
+            Self::StreamResume => "event_stream.resume",
         }
     }
 }

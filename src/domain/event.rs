@@ -110,9 +110,70 @@ impl EventKind {
     }
 }
 
-/// How a stream's receiver gets its events. Only poll (RFC 8936) for now; push (RFC 8935)
-/// comes with the dispatcher.
-pub const POLL_DELIVERY: &str = "urn:ietf:rfc:8936";
+/// How a stream's receiver gets its events, by the method URNs of SSF §8.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMethod {
+    /// RFC 8935: tenauth POSTs each SET to the receiver's endpoint.
+    Push,
+    /// RFC 8936: the receiver POSTs to tenauth's poll endpoint for them.
+    Poll,
+}
+
+impl DeliveryMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "urn:ietf:rfc:8935",
+            Self::Poll => "urn:ietf:rfc:8936",
+        }
+    }
+}
+
+impl FromStr for DeliveryMethod {
+    type Err = UnknownVariant;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        [Self::Push, Self::Poll]
+            .into_iter()
+            .find(|method| method.as_str() == value)
+            .ok_or(UnknownVariant)
+    }
+}
+
+/// A stream's status (SSF §8.1.2's `enabled` and `paused`, and tenauth's `failing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStatus {
+    /// Events are queued and delivered.
+    Enabled,
+    /// Events are queued but not pushed, until an admin resumes the stream.
+    Paused,
+    /// A push stream whose receiver failed for longer than `TENAUTH_EVENTS_RETRY_FOR`:
+    /// events are queued but not pushed until an admin resumes it, which redelivers them
+    /// in order.
+    Failing,
+}
+
+impl StreamStatus {
+    pub const ALL: [StreamStatus; 3] = [Self::Enabled, Self::Paused, Self::Failing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Paused => "paused",
+            Self::Failing => "failing",
+        }
+    }
+}
+
+impl FromStr for StreamStatus {
+    type Err = UnknownVariant;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
+            .ok_or(UnknownVariant)
+    }
+}
 
 impl FromStr for EventKind {
     type Err = UnknownVariant;
@@ -122,6 +183,59 @@ impl FromStr for EventKind {
             .into_iter()
             .find(|kind| kind.as_str() == value)
             .ok_or(UnknownVariant)
+    }
+}
+
+/// The first retry of a failed push comes after about this long; each further one waits
+/// twice as long as the one before, up to [`MAX_RETRY_DELAY`].
+pub const FIRST_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest wait between two pushes of the same event.
+pub const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Where a push stream's delivery stands: the retries of its oldest undelivered event
+/// (a stream delivers in order, so that one blocks the rest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    /// Failed pushes since the last success.
+    pub attempts: i32,
+    /// When the first of them failed.
+    pub failing_since: Option<chrono::NaiveDateTime>,
+    /// No push before this.
+    pub next_attempt_at: Option<chrono::NaiveDateTime>,
+    /// What the last failure was (no secret: a status code or a transport error kind).
+    pub last_error: Option<String>,
+}
+
+impl DeliveryState {
+    /// The state after a push failed at `now` with `error`, and whether the stream has now
+    /// failed for `retry_for` and turns [`StreamStatus::Failing`]. The next attempt waits
+    /// [`FIRST_RETRY_DELAY`] doubled per attempt, at most [`MAX_RETRY_DELAY`], times a
+    /// random factor in [0.5, 1) (`jitter` in [0, 1)), so that the receivers of many
+    /// streams that failed together are not retried together (RFC 8935 leaves retries to
+    /// the transmitter; this is the usual "equal jitter" backoff).
+    pub fn after_failure(
+        &self,
+        error: String,
+        now: chrono::NaiveDateTime,
+        retry_for: std::time::Duration,
+        jitter: f64,
+    ) -> (Self, bool) {
+        let failing_since = self.failing_since.unwrap_or(now);
+        let exponent = u32::try_from(self.attempts.clamp(0, 20)).unwrap_or(20);
+        let delay = FIRST_RETRY_DELAY
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(MAX_RETRY_DELAY)
+            .mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0);
+        let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let retry_for = chrono::Duration::from_std(retry_for).unwrap_or(chrono::Duration::MAX);
+        let failed = now - failing_since >= retry_for;
+        let state = Self {
+            attempts: self.attempts.saturating_add(1),
+            failing_since: Some(failing_since),
+            next_attempt_at: Some(now + delay),
+            last_error: Some(error),
+        };
+        (state, failed)
     }
 }
 
@@ -211,6 +325,12 @@ mod tests {
         for kind in EventKind::ALL {
             assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
         }
+        for status in StreamStatus::ALL {
+            assert_eq!(status.as_str().parse::<StreamStatus>(), Ok(status));
+        }
+        for method in [DeliveryMethod::Push, DeliveryMethod::Poll] {
+            assert_eq!(method.as_str().parse::<DeliveryMethod>(), Ok(method));
+        }
         assert_eq!(
             EventKind::PasswordChanged.type_uri(),
             "https://schemas.openid.net/secevent/caep/event-type/credential-change"
@@ -218,6 +338,43 @@ mod tests {
         assert_eq!(
             EventKind::TenantDeleted.type_uri(),
             "urn:tenauth:secevent:tenant-deleted"
+        );
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_fail_after_the_window() {
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        let window = std::time::Duration::from_secs(3600);
+        let (first, failed) =
+            DeliveryState::default().after_failure("503".into(), start, window, 0.0);
+        assert!(!failed);
+        assert_eq!(first.attempts, 1);
+        assert_eq!(first.failing_since, Some(start));
+        assert_eq!(
+            first.next_attempt_at,
+            Some(start + chrono::Duration::milliseconds(500))
+        );
+        let mut state = first;
+        let mut at = start;
+        for _ in 0..12 {
+            at = state.next_attempt_at.unwrap();
+            state = state.after_failure("503".into(), at, window, 0.999).0;
+        }
+        let wait = state.next_attempt_at.unwrap() - at;
+        assert!(wait <= chrono::Duration::seconds(300) && wait > chrono::Duration::seconds(290));
+        let (_, failed) = state.after_failure(
+            "503".into(),
+            start + chrono::Duration::seconds(3600),
+            window,
+            0.0,
+        );
+        assert!(failed, "past the retry window the stream fails");
+        assert_eq!(
+            state.failing_since,
+            Some(start),
+            "the window counts from the first failure"
         );
     }
 

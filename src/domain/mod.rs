@@ -7,6 +7,7 @@ mod client;
 mod event;
 mod id;
 mod name;
+mod push_endpoint;
 mod redirect;
 mod scope;
 mod secret;
@@ -18,9 +19,13 @@ mod user;
 
 pub use audit::{Actor, AuditAction};
 pub use client::{BrowserRegistration, GrantType};
-pub use event::{EventKind, EventParts, SecurityEvent, POLL_DELIVERY};
+pub use event::{
+    DeliveryMethod, DeliveryState, EventKind, EventParts, SecurityEvent, StreamStatus,
+    FIRST_RETRY_DELAY, MAX_RETRY_DELAY,
+};
 pub use id::{ClientId, FamilyId, MalformedId, StreamId, TenantId, TokenId, UserId};
 pub use name::{InvalidName, InvalidSlug, Name, Slug};
+pub use push_endpoint::{AddressPolicy, InvalidPushEndpoint, PushEndpoint, PUSH_ENDPOINT_RULE};
 pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri, REDIRECT_URI_RULE};
 pub use scope::{
     MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, EVENTS_READ_SCOPE,

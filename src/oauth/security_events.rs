@@ -95,6 +95,9 @@ pub struct PollAnswer {
     pub sets: Map<String, Value>,
     #[serde(rename = "moreAvailable")]
     pub more_available: bool,
+    /// When the events this poll acknowledged were recorded (for the metrics; not sent).
+    #[serde(skip)]
+    pub acknowledged: Vec<chrono::NaiveDateTime>,
 }
 
 /// Why a poll was refused.
@@ -173,11 +176,11 @@ impl super::OAuthServer {
             .unwrap_or(DEFAULT_EVENTS_PER_POLL)
             .min(MAX_EVENTS_PER_POLL);
         let id = stream_id.clone();
-        let (events, pending) = self.db.write(move |conn| {
-            EventStream::acknowledge(conn, &id, &acknowledged)?;
+        let (acknowledged, events, pending) = self.db.write(move |conn| {
+            let acknowledged = EventStream::acknowledge(conn, &id, &acknowledged)?;
             let events = EventStream::pending(conn, &id, limit as i64)?;
             let pending = EventStream::pending_count(conn, &id)?;
-            Ok::<_, crate::db::DbError>((events, pending))
+            Ok::<_, crate::db::DbError>((acknowledged, events, pending))
         })?;
         let keys = self.keys.snapshot();
         let iat = now.and_utc().timestamp();
@@ -192,6 +195,7 @@ impl super::OAuthServer {
         Ok(PollAnswer {
             more_available: pending > events.len() as i64,
             sets,
+            acknowledged,
         })
     }
 }

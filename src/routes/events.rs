@@ -67,6 +67,9 @@ pub async fn poll(
         .oauth
         .poll_events(caller, path.into_inner().sid, request, now())
         .await?;
+    state
+        .metrics
+        .events_acknowledged(&answer.acknowledged, now());
     Ok(HttpResponse::Ok().json(answer))
 }
 

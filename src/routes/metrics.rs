@@ -60,7 +60,10 @@ pub async fn record(
 /// `GET /metrics`: Prometheus text format. Like `/healthz` it needs no credentials, so
 /// expose it only where the scraper can reach it (see deploy/README.md).
 pub async fn expose(state: web::Data<AppState>) -> HttpResponse {
+    // An unreachable database leaves the pending gauges at zero rather than failing the
+    // scrape: the pool gauges and request counters matter most then.
+    let pending = state.lifecycle.pending_events().await.unwrap_or_default();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&state.oauth.pool_states()))
+        .body(state.metrics.render(&state.oauth.pool_states(), &pending))
 }

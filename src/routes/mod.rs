@@ -129,9 +129,24 @@ pub fn endpoints() -> Vec<Endpoint> {
             admin::streams::list_platform_streams,
         ),
         at(
+            M::GET,
+            "/admin/event-streams/{sid}",
+            admin::streams::get_platform_stream,
+        ),
+        at(
             M::DELETE,
             "/admin/event-streams/{sid}",
             admin::streams::delete_platform_stream,
+        ),
+        at(
+            M::POST,
+            "/admin/event-streams/{sid}/resume",
+            admin::streams::resume_platform_stream,
+        ),
+        at(
+            M::POST,
+            "/admin/event-streams/{sid}/pause",
+            admin::streams::pause_platform_stream,
         ),
         at(
             M::POST,
@@ -152,6 +167,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             M::DELETE,
             "/admin/tenants/{id}/event-streams/{sid}",
             admin::streams::delete_stream,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/event-streams/{sid}/resume",
+            admin::streams::resume_stream,
+        ),
+        at(
+            M::POST,
+            "/admin/tenants/{id}/event-streams/{sid}/pause",
+            admin::streams::pause_stream,
         ),
         at(M::POST, "/oauth/token", token::issue_token),
         at(M::POST, "/oauth/introspect", token::introspect_token),

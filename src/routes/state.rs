@@ -22,4 +22,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How long a request's body may take to arrive after its head.
     pub body_timeout: Duration,
+    /// Push delivery's settings (the SSRF rule for new push endpoints).
+    pub events: crate::delivery::EventSettings,
 }

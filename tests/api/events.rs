@@ -14,7 +14,7 @@ use crate::helpers::{
 type Expected = (EventKind, Option<String>, Option<i64>, Option<String>);
 
 /// A SET's header says `secevent+jwt` and its signature verifies with the published key.
-fn assert_verifies(set: &str, jwks: &serde_json::Value) {
+pub fn assert_verifies(set: &str, jwks: &serde_json::Value) {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).unwrap();
@@ -182,7 +182,8 @@ both_backends! {
         let globex_stream = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", globex.tenant_id), &globex_admin, Some(poll_stream.clone())).await, 201).await;
         let platform_stream = json_with_status(call_with_token(&app, Method::POST, "/admin/event-streams", &platform, Some(poll_stream.clone())).await, 201).await;
         for (body, case) in [
-            (serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://rs.example/events"}}), "push is not offered yet"),
+            (serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://rs.invalid/events"}}), "a push endpoint whose host does not resolve"),
+            (serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936", "endpoint_url": "https://rs.example/events"}}), "a poll stream with an endpoint"),
             (serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["urn:example:unknown"]}), "unknown event type"),
         ] {
             let refused = call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(body)).await;

@@ -15,6 +15,7 @@ mod cache;
 mod cli;
 mod cors;
 mod crash;
+mod event_push;
 mod events;
 mod health;
 mod hostile;

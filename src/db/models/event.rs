@@ -19,6 +19,7 @@ pub fn record_event(
     event: &SecurityEvent,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
+    let wanting = super::stream::lock_wanting(conn, tenant_id, event.kind())?;
     let parts = event.parts();
     let txn = crate::domain::random_url_safe(16);
     let insert = diesel::insert_into(events::table).values((
@@ -35,7 +36,7 @@ pub fn record_event(
         DbConnection::Sqlite(conn) => insert.returning(events::id).get_result(conn)?,
         DbConnection::Postgres(conn) => insert.returning(events::id).get_result(conn)?,
     };
-    super::stream::enqueue(conn, id, tenant_id, event.kind())
+    super::stream::enqueue(conn, id, &wanting)
 }
 
 /// Revokes `target`'s tokens (`token::revoke_tokens`) and, if that revoked anything,

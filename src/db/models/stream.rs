@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::event::{load_events, StoredEvent};
 use crate::db::schema::{event_stream_queue as queue, event_streams as streams, security_events};
 use crate::db::{load_unique, parse_column, DbConnection, DbError};
-use crate::domain::{EventKind, StreamId, TenantId};
+use crate::domain::{DeliveryMethod, DeliveryState, EventKind, StreamId, StreamStatus, TenantId};
 
 /// A stream, parsed from its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,11 +15,17 @@ pub struct EventStream {
     pub id: StreamId,
     /// `None`: the platform-wide stream, which receives every tenant's events.
     pub tenant_id: Option<TenantId>,
-    pub delivery_method: String,
+    pub delivery_method: DeliveryMethod,
+    /// Where a push stream's SETs go (already checked against the SSRF rule).
+    pub endpoint_url: Option<String>,
+    /// A push stream's `Authorization` header, sealed (`SecretHasher::seal`, context: the
+    /// stream id).
+    pub authorization_header: Option<String>,
     pub audience: String,
     /// Empty: every kind.
     pub events_requested: Vec<EventKind>,
-    pub status: String,
+    pub status: StreamStatus,
+    pub delivery: DeliveryState,
     pub created_at: NaiveDateTime,
 }
 
@@ -30,9 +36,15 @@ struct StreamRow {
     id: String,
     tenant_id: Option<i64>,
     delivery_method: String,
+    endpoint_url: Option<String>,
+    authorization_header: Option<String>,
     audience: String,
     events_requested: String,
     status: String,
+    attempts: i32,
+    failing_since: Option<NaiveDateTime>,
+    next_attempt_at: Option<NaiveDateTime>,
+    last_error: Option<String>,
     created_at: NaiveDateTime,
 }
 
@@ -40,16 +52,47 @@ fn parse(row: StreamRow) -> Result<EventStream, DbError> {
     Ok(EventStream {
         id: parse_column(&row.id, "stream id")?,
         tenant_id: row.tenant_id.map(TenantId::new),
-        delivery_method: row.delivery_method,
+        delivery_method: parse_column(&row.delivery_method, "delivery method")?,
+        endpoint_url: row.endpoint_url,
+        authorization_header: row.authorization_header,
         audience: row.audience,
         events_requested: row
             .events_requested
             .split_whitespace()
             .map(|kind| parse_column(kind, "event kind"))
             .collect::<Result<_, _>>()?,
-        status: row.status,
+        status: parse_column(&row.status, "stream status")?,
+        delivery: DeliveryState {
+            attempts: row.attempts,
+            failing_since: row.failing_since,
+            next_attempt_at: row.next_attempt_at,
+            last_error: row.last_error,
+        },
         created_at: row.created_at,
     })
+}
+
+/// The push streams that may be delivered at `$now`: enabled, not leased, not waiting for
+/// a retry, with events queued. (A macro: the query's type is too long to spell.)
+macro_rules! due_push_streams {
+    ($now:expr) => {
+        streams::table
+            .filter(streams::delivery_method.eq(DeliveryMethod::Push.as_str()))
+            .filter(streams::status.eq(StreamStatus::Enabled.as_str()))
+            .filter(
+                streams::next_attempt_at
+                    .is_null()
+                    .or(streams::next_attempt_at.le($now)),
+            )
+            .filter(
+                streams::lease_until
+                    .is_null()
+                    .or(streams::lease_until.le($now)),
+            )
+            .filter(diesel::dsl::exists(
+                queue::table.filter(queue::stream_id.eq(streams::id)),
+            ))
+    };
 }
 
 impl EventStream {
@@ -68,10 +111,12 @@ impl EventStream {
             .values((
                 streams::id.eq(self.id.as_str()),
                 streams::tenant_id.eq(self.tenant_id.map(TenantId::get)),
-                streams::delivery_method.eq(&self.delivery_method),
+                streams::delivery_method.eq(self.delivery_method.as_str()),
+                streams::endpoint_url.eq(self.endpoint_url.as_deref()),
+                streams::authorization_header.eq(self.authorization_header.as_deref()),
                 streams::audience.eq(&self.audience),
                 streams::events_requested.eq(requested.join(" ")),
-                streams::status.eq(&self.status),
+                streams::status.eq(self.status.as_str()),
                 streams::created_at.eq(self.created_at),
             ))
             .execute(conn)?;
@@ -138,29 +183,82 @@ impl EventStream {
         load_events(conn, &event_ids)
     }
 
-    /// Takes acknowledged events off the queue; how many were on it.
+    /// Takes acknowledged events off the queue; when those that were on it were recorded
+    /// (for the delivery-delay histogram).
     pub fn acknowledge(
         conn: &mut DbConnection,
         id: &StreamId,
         event_ids: &[i64],
-    ) -> Result<usize, DbError> {
-        Ok(diesel::delete(
+    ) -> Result<Vec<NaiveDateTime>, DbError> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let on_queue = || {
             queue::table
                 .filter(queue::stream_id.eq(id.as_str()))
-                .filter(queue::event_id.eq_any(event_ids)),
-        )
-        .execute(conn)?)
+                .filter(queue::event_id.eq_any(event_ids))
+        };
+        let recorded: Vec<NaiveDateTime> = on_queue()
+            .inner_join(security_events::table)
+            .select(security_events::created_at)
+            .load(conn)?;
+        diesel::delete(on_queue()).execute(conn)?;
+        Ok(recorded)
+    }
+
+    /// Sets the stream's status; back to enabled, its retries start afresh (a resumed
+    /// stream is pushed at once, oldest event first).
+    pub fn set_status(
+        conn: &mut DbConnection,
+        id: &StreamId,
+        status: StreamStatus,
+    ) -> Result<(), DbError> {
+        let stream = streams::table.filter(streams::id.eq(id.as_str()));
+        if status == StreamStatus::Enabled {
+            diesel::update(stream)
+                .set((
+                    streams::status.eq(status.as_str()),
+                    streams::attempts.eq(0),
+                    streams::failing_since.eq(None::<NaiveDateTime>),
+                    streams::next_attempt_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+        } else {
+            diesel::update(stream)
+                .set(streams::status.eq(status.as_str()))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Events pending per delivery method, over every stream (for the metrics).
+    pub fn pending_by_method(
+        conn: &mut DbConnection,
+    ) -> Result<Vec<(DeliveryMethod, i64)>, DbError> {
+        let rows: Vec<(String, i64)> = queue::table
+            .inner_join(streams::table.on(streams::id.eq(queue::stream_id)))
+            .group_by(streams::delivery_method)
+            .select((streams::delivery_method, diesel::dsl::count_star()))
+            .load(conn)?;
+        rows.into_iter()
+            .map(|(method, count)| Ok((parse_column(&method, "delivery method")?, count)))
+            .collect()
     }
 }
 
-/// Queues a just-recorded event for every enabled stream that wants it: its tenant's and
-/// the platform-wide ones. Part of the recording transaction.
-pub fn enqueue(
+/// The streams that want an event of `kind` of `tenant_id` (its tenant's and the
+/// platform-wide ones, whatever their status: a paused or failing stream keeps its events),
+/// locked until the recording transaction ends. Called **before** the event is inserted:
+/// on PostgreSQL an event id is taken at insert, not at commit, so two transactions could
+/// commit their events in the opposite order of their ids; holding the streams' rows from
+/// before the insert to the commit makes every stream's queue order its commit order
+/// (SQLite has one writer, so there it is so anyway). Locked in id order, so two
+/// recordings never wait for each other crosswise; a stream deleted meanwhile waits too.
+pub fn lock_wanting(
     conn: &mut DbConnection,
-    event_id: i64,
     tenant_id: TenantId,
     kind: EventKind,
-) -> Result<(), DbError> {
+) -> Result<Vec<StreamId>, DbError> {
     let wanting = || {
         streams::table
             .filter(
@@ -168,27 +266,120 @@ pub fn enqueue(
                     .eq(tenant_id.get())
                     .or(streams::tenant_id.is_null()),
             )
-            .filter(streams::status.eq("enabled"))
+            .order(streams::id)
     };
-    // On PostgreSQL the rows are held until the transaction ends, so a stream deleted
-    // meanwhile waits for the queue rows this inserts instead of breaking their key.
     let rows: Vec<StreamRow> = match conn {
         DbConnection::Sqlite(conn) => wanting().select(StreamRow::as_select()).load(conn)?,
         DbConnection::Postgres(conn) => wanting()
             .select(StreamRow::as_select())
-            .for_key_share()
+            .for_no_key_update()
             .load(conn)?,
     };
+    let mut wanting = Vec::new();
     for stream in rows.into_iter().map(parse) {
         let stream = stream?;
         if stream.wants(kind) {
-            diesel::insert_into(queue::table)
-                .values((
-                    queue::stream_id.eq(stream.id.as_str()),
-                    queue::event_id.eq(event_id),
-                ))
-                .execute(conn)?;
+            wanting.push(stream.id);
         }
+    }
+    Ok(wanting)
+}
+
+/// Queues a just-recorded event for the streams [`lock_wanting`] returned. Part of the
+/// recording transaction.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    event_id: i64,
+    streams: &[StreamId],
+) -> Result<(), DbError> {
+    for stream in streams {
+        diesel::insert_into(queue::table)
+            .values((
+                queue::stream_id.eq(stream.as_str()),
+                queue::event_id.eq(event_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Whether some push stream may be delivered at `now` (a cheap read before claiming).
+pub fn any_due_push(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(due_push_streams!(now))).get_result(conn)?)
+}
+
+/// Claims up to `limit` due push streams for `owner` until `lease_until`, in the caller's
+/// transaction. On PostgreSQL the rows are taken `FOR UPDATE SKIP LOCKED`, so instances
+/// claiming at once take different streams and none waits; a claim that lapses (its
+/// instance died) is anyone's again once `lease_until` has passed.
+pub fn claim_due_push(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    owner: &str,
+    limit: i64,
+) -> Result<Vec<EventStream>, DbError> {
+    let ids: Vec<String> = match conn {
+        DbConnection::Sqlite(conn) => due_push_streams!(now)
+            .order(streams::next_attempt_at)
+            .limit(limit)
+            .select(streams::id)
+            .load(conn)?,
+        DbConnection::Postgres(conn) => due_push_streams!(now)
+            .order(streams::next_attempt_at)
+            .limit(limit)
+            .select(streams::id)
+            .for_update()
+            .skip_locked()
+            .load(conn)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(streams::table.filter(streams::id.eq_any(&ids)))
+        .set((
+            streams::lease_until.eq(lease_until),
+            streams::lease_owner.eq(owner),
+        ))
+        .execute(conn)?;
+    let rows: Vec<StreamRow> = streams::table
+        .filter(streams::id.eq_any(&ids))
+        .select(StreamRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(parse).collect()
+}
+
+/// Ends `owner`'s lease of a stream, storing its delivery state and status (unless
+/// the stream was paused, resumed or deleted meanwhile: an admin's change wins). A lease
+/// another instance holds by now is left alone.
+pub fn release(
+    conn: &mut DbConnection,
+    id: &StreamId,
+    owner: &str,
+    state: &DeliveryState,
+    failed: bool,
+) -> Result<(), DbError> {
+    let leased = streams::table
+        .filter(streams::id.eq(id.as_str()))
+        .filter(streams::lease_owner.eq(owner));
+    diesel::update(leased)
+        .set((
+            streams::attempts.eq(state.attempts),
+            streams::failing_since.eq(state.failing_since),
+            streams::next_attempt_at.eq(state.next_attempt_at),
+            streams::last_error.eq(state.last_error.as_deref()),
+            streams::lease_until.eq(None::<NaiveDateTime>),
+            streams::lease_owner.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    if failed {
+        diesel::update(
+            streams::table
+                .filter(streams::id.eq(id.as_str()))
+                .filter(streams::status.eq(StreamStatus::Enabled.as_str())),
+        )
+        .set(streams::status.eq(StreamStatus::Failing.as_str()))
+        .execute(conn)?;
     }
     Ok(())
 }

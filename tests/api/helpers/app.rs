@@ -254,6 +254,8 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.keys_dir = db.dir().join("keys");
     // A rotated key signs at once here; the publication delay has its own test.
     settings.keys_publish_delay = Duration::ZERO;
+    // Push receivers in tests listen on 127.0.0.1 (the SSRF rule has its own test).
+    settings.events.policy.allow_loopback = true;
     settings
 }
 

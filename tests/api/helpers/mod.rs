@@ -8,10 +8,12 @@ use std::io::Write;
 pub mod app;
 pub mod databases;
 pub mod installation;
+pub mod receiver;
 
 pub use app::*;
 pub use databases::*;
 pub use installation::*;
+pub use receiver::{eventually, Answer, Receiver};
 
 /// Declares a test that runs once per backend, as `NAME::sqlite` and `NAME::postgres`.
 /// The PostgreSQL variant needs `TEST_POSTGRES_URL`; without it, it prints that it was

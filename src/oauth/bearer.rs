@@ -200,6 +200,7 @@ mod tests {
             jti: "the-jti".into(),
             iat: NOW - 10,
             exp: NOW + 3600,
+            sid: None,
         };
         let state = AccessTokenState {
             id: "the-jti".parse().unwrap(),

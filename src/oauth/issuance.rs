@@ -139,22 +139,6 @@ impl OAuthServer {
         let now = now.trunc_subsecs(0);
         let jti = TokenId::generate();
         let expires_at = now + grant.lifetime;
-        let claims = AccessTokenClaims {
-            iss: self.issuer.clone(),
-            sub: subject(grant.user_id, &grant.client_id),
-            aud: self.issuer.clone(),
-            client_id: grant.client_id.to_string(),
-            tenant_id: grant.tenant_id.get(),
-            scope: grant.scope.to_string(),
-            jti: jti.to_string(),
-            iat: now.and_utc().timestamp(),
-            exp: expires_at.and_utc().timestamp(),
-        };
-        let access_token = jwt::encode(&self.keys.snapshot(), self.keys.publish_delay(), &claims)
-            .map_err(|error| {
-            log::error!("signing an access token failed: {error}");
-            OAuthError::server_error()
-        })?;
         let refresh = match &grant.refresh {
             RefreshPlan::None => None,
             RefreshPlan::NewFamily { scope } => Some((FamilyId::generate(), scope.clone())),
@@ -171,6 +155,25 @@ impl OAuthServer {
                 expires_at: now + self.lifetimes.refresh,
             }
         });
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: subject(grant.user_id, &grant.client_id),
+            aud: self.issuer.clone(),
+            client_id: grant.client_id.to_string(),
+            tenant_id: grant.tenant_id.get(),
+            scope: grant.scope.to_string(),
+            jti: jti.to_string(),
+            iat: now.and_utc().timestamp(),
+            exp: expires_at.and_utc().timestamp(),
+            sid: refresh
+                .as_ref()
+                .map(|refresh: &PreparedRefresh| refresh.family_id.to_string()),
+        };
+        let access_token = jwt::encode(&self.keys.snapshot(), self.keys.publish_delay(), &claims)
+            .map_err(|error| {
+            log::error!("signing an access token failed: {error}");
+            OAuthError::server_error()
+        })?;
         Ok(PreparedTokens {
             scopes: grant.scope.to_string(),
             grant,

@@ -26,6 +26,12 @@ pub struct AccessTokenClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The refresh-token family the token was issued with (OpenID Connect's "session id",
+    /// which RFC 9068 §2.2.1 lets an access token carry): what a `token-family-revoked`
+    /// security event names, so that a resource server verifying offline can refuse the
+    /// family's access tokens too. Absent for tokens without refresh tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -153,6 +159,7 @@ mod tests {
             jti: "jti".into(),
             iat: 1,
             exp: 2,
+            sid: Some("family".into()),
         }
     }
 

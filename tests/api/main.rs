@@ -32,6 +32,7 @@ mod personal_tokens;
 mod purge;
 mod refresh;
 mod reliability;
+mod resource_server;
 mod revocation;
 mod secrets_at_rest;
 mod standing;

@@ -2,7 +2,7 @@
 //! least once, from every instance of `serve` at the same time.
 //!
 //! - **Claiming.** Every [`TICK`], an instance claims the push streams that are due (events
-//!   queued, not waiting for a retry, not leased), taking a lease of [`LEASE`] on each:
+//!   queued, not waiting for a retry, not leased), taking a lease (see [`MIN_LEASE`]) on each:
 //!   on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so instances never claim the same stream
 //!   and never wait for each other (`db::models::stream::claim_due_push`). No instance is
 //!   special; a lease whose instance died lapses and another takes the stream over.
@@ -37,9 +37,11 @@ use crate::secrets::SecretHasher;
 /// How often an instance looks for due streams: an event is pushed within about this long
 /// of its commit when its receiver is up.
 pub const TICK: Duration = Duration::from_millis(200);
-/// How long a claim lasts. A delivery stops starting new requests a request timeout
-/// before its lease ends, so two instances never push one stream at once.
-pub const LEASE: Duration = Duration::from_secs(30);
+/// The shortest claim. A claim lasts three push timeouts, at least this: after an
+/// instance dies, its streams wait that long before another instance takes them over. A
+/// delivery stops starting pushes a timeout (and a second) before its lease ends, so two
+/// instances never push one stream at once.
+pub const MIN_LEASE: Duration = Duration::from_secs(10);
 /// Events read from a stream's queue at a time.
 const BATCH: i64 = 100;
 /// Streams one instance delivers at once.
@@ -79,6 +81,8 @@ pub struct Dispatcher {
     client: reqwest::Client,
     /// This instance's name on the leases it takes.
     owner: String,
+    /// How long a claim lasts.
+    lease: Duration,
     in_flight: AtomicUsize,
 }
 
@@ -112,6 +116,7 @@ impl Dispatcher {
             settings,
             metrics,
             owner: crate::domain::random_url_safe(12),
+            lease: (settings.push_timeout * 3).max(MIN_LEASE),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -141,7 +146,7 @@ impl Dispatcher {
         {
             return Ok(());
         }
-        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::MAX);
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
         let owner = self.owner.clone();
         let claimed = self
             .db
@@ -163,7 +168,10 @@ impl Dispatcher {
     /// Pushes a claimed stream's queue in order until it is empty, a push fails, or the
     /// lease runs short; then releases the stream with its new delivery state.
     async fn deliver_stream(&self, stream: EventStream) {
-        let stop_at = Instant::now() + LEASE.saturating_sub(self.settings.push_timeout * 2);
+        let stop_at = Instant::now()
+            + self
+                .lease
+                .saturating_sub(self.settings.push_timeout + Duration::from_secs(1));
         let outcome = self.push_queue(&stream, stop_at).await;
         let (state, failed) = match outcome {
             Ok(()) => (DeliveryState::default(), false),

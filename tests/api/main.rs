@@ -16,6 +16,7 @@ mod cli;
 mod cors;
 mod crash;
 mod event_push;
+mod event_reliability;
 mod events;
 mod health;
 mod hostile;

@@ -13,7 +13,8 @@
 //!   token is refused if an event covers it: its `jti` (`token-revoked`), its refresh
 //!   family (`sid`, `token-family-revoked`), or its user, client or tenant for an event
 //!   about those that happened at or after the token was issued. A suspended tenant's
-//!   tokens are refused until `tenant-activated`.
+//!   tokens are refused until `tenant-activated`; a token naming a key that was retired
+//!   (`signing-key-retired`) before the token was issued is refused.
 //!
 //! ```text
 //! cargo run --example resource_server -- --issuer http://127.0.0.1:8080 \
@@ -88,13 +89,19 @@ struct Revocations {
     clients: HashMap<(i64, String), i64>,
     tenants: HashMap<i64, i64>,
     suspended: HashSet<i64>,
+    /// Signing keys that stopped signing, with when: a token naming one and issued later
+    /// is not tenauth's.
+    retired_keys: HashMap<String, i64>,
 }
 
 impl Revocations {
-    fn covers(&self, token: &AccessClaims) -> bool {
+    fn covers(&self, token: &AccessClaims, kid: &str) -> bool {
         let before = |cutoff: Option<&i64>| cutoff.is_some_and(|cutoff| token.iat <= *cutoff);
         let tenant = token.tenant_id;
-        self.jtis.contains(&token.jti)
+        self.retired_keys
+            .get(kid)
+            .is_some_and(|retired| token.iat > *retired)
+            || self.jtis.contains(&token.jti)
             || token
                 .sid
                 .as_ref()
@@ -108,6 +115,17 @@ impl Revocations {
     /// Applies one SET's event.
     fn apply(&mut self, set: &SetClaims) {
         let subject = &set.sub_id;
+        if subject["format"] == "opaque" {
+            // `signing-key-retired`: the subject is the key.
+            for payload in set.events.values() {
+                if let (Some(kid), Some(at)) =
+                    (subject["id"].as_str(), payload["event_timestamp"].as_i64())
+                {
+                    self.retired_keys.insert(kid.to_owned(), at);
+                }
+            }
+            return;
+        }
         let id = |member: &str| subject[member]["id"].as_str().map(str::to_owned);
         let Some(tenant) = id("tenant").and_then(|tenant| tenant.parse::<i64>().ok()) else {
             return;
@@ -228,7 +246,11 @@ async fn whoami(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let Some(claims) = state.verify::<AccessClaims>(token, "at+jwt", None).await else {
         return refuse(401, "invalid_token");
     };
-    if claims.tenant_id != tenant || state.revocations.read().unwrap().covers(&claims) {
+    let kid = decode_header(token)
+        .ok()
+        .and_then(|header| header.kid)
+        .unwrap_or_default();
+    if claims.tenant_id != tenant || state.revocations.read().unwrap().covers(&claims, &kid) {
         return refuse(401, "invalid_token");
     }
     if !claims

@@ -323,6 +323,26 @@ pub struct SettingsArgs {
     pub log: String,
 }
 
+/// What the dispatcher is configured with (`TENAUTH_EVENTS_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSettings {
+    /// How long a stream's receiver may keep failing before the stream turns `failing`.
+    pub retry_for: Duration,
+    /// Bounds each push request as a whole.
+    pub push_timeout: Duration,
+    pub policy: crate::domain::AddressPolicy,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            retry_for: Duration::from_secs(86_400),
+            push_timeout: Duration::from_secs(5),
+            policy: crate::domain::AddressPolicy::default(),
+        }
+    }
+}
+
 /// Validated settings: every field has been parsed into what the server uses.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -354,7 +374,7 @@ pub struct Settings {
     /// Origins allowed cross-origin calls; empty: CORS off.
     pub cors_origins: Vec<String>,
     /// Push delivery of security events.
-    pub events: crate::delivery::EventSettings,
+    pub events: EventSettings,
 }
 
 /// One HTTP worker per CPU.
@@ -384,7 +404,7 @@ impl Settings {
             client_timeout: Duration::from_secs(5),
             limits: LimitSettings::default(),
             cors_origins: Vec::new(),
-            events: crate::delivery::EventSettings::default(),
+            events: EventSettings::default(),
         }
     }
 
@@ -444,7 +464,7 @@ impl TryFrom<SettingsArgs> for Settings {
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             client_timeout: Duration::from_millis(args.client_timeout_ms),
             cors_origins: parse_origins(&args.cors_origins)?,
-            events: crate::delivery::EventSettings {
+            events: EventSettings {
                 retry_for: Duration::from_secs(args.events_retry_for),
                 push_timeout: Duration::from_millis(args.events_push_timeout_ms),
                 policy: crate::domain::AddressPolicy {

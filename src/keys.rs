@@ -206,6 +206,18 @@ impl KeyStore {
             .unwrap_or_else(|| &self.keys[self.keys.len() - 1])
     }
 
+    /// The keys that no longer sign at `now`, newest first, each with the time it was
+    /// retired: when its successor started signing (made + `publish_delay`, as
+    /// [`KeyStore::signing_key_at`] has it). A retired key still verifies the tokens it
+    /// signed until `tenauth keys prune` removes it.
+    pub fn retired_keys(&self, now: i64, publish_delay: i64) -> Vec<(&SigningKey, i64)> {
+        self.keys
+            .windows(2)
+            .map(|pair| (&pair[1], pair[0].created_at.saturating_add(publish_delay)))
+            .filter(|(_, retired)| *retired <= now)
+            .collect()
+    }
+
     /// The key with this `kid`, if it is one of ours.
     pub fn find(&self, kid: &str) -> Option<&SigningKey> {
         self.keys.iter().find(|key| key.kid == kid)
@@ -350,10 +362,7 @@ pub fn prune_keys(
 ) -> Result<Vec<String>, KeyError> {
     let store = KeyStore::load(dir)?;
     let mut removed = Vec::new();
-    // Newest first: each key was retired when the one before it in the list was made.
-    for pair in store.keys.windows(2) {
-        let (successor, key) = (&pair[0], &pair[1]);
-        let retired = successor.created_at.saturating_add(publish_delay);
+    for (key, retired) in store.retired_keys(now, publish_delay) {
         if retired
             .saturating_add(max_token_lifetime)
             .saturating_add(PRUNE_GRACE_SECONDS)

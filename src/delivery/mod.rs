@@ -25,10 +25,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::db::models::event::StoredEvent;
+use crate::config::EventSettings;
+use crate::db::models::event::{record_event, StoredEvent};
 use crate::db::models::stream::{self, EventStream};
 use crate::db::{Database, DbError};
-use crate::domain::{now, AddressPolicy, DeliveryMethod, DeliveryState, PushEndpoint};
+use crate::domain::{now, DeliveryMethod, DeliveryState, PushEndpoint, SecurityEvent, TenantId};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::oauth::security_events::SetClaims;
@@ -42,6 +43,10 @@ pub const TICK: Duration = Duration::from_millis(200);
 /// delivery stops starting pushes a timeout (and a second) before its lease ends, so two
 /// instances never push one stream at once.
 pub const MIN_LEASE: Duration = Duration::from_secs(10);
+/// How long after a key's retirement an instance still records it (an instance started
+/// later than that does not): shorter than the outbox's retention, so that the event that
+/// makes the others skip it is still there.
+pub const KEY_RETIREMENT_WINDOW: Duration = Duration::from_secs(86_400);
 /// Events read from a stream's queue at a time.
 const BATCH: i64 = 100;
 /// Streams one instance delivers at once.
@@ -49,26 +54,6 @@ const MAX_CONCURRENT_STREAMS: usize = 32;
 /// How much of a receiver's answer body is read (and ignored) before the connection is
 /// dropped: enough for RFC 8935 §2.3's error object, not a way to make tenauth download.
 const MAX_ANSWER_BODY: usize = 4096;
-
-/// What the dispatcher is configured with (`TENAUTH_EVENTS_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventSettings {
-    /// How long a stream's receiver may keep failing before the stream turns `failing`.
-    pub retry_for: Duration,
-    /// Bounds each push request as a whole.
-    pub push_timeout: Duration,
-    pub policy: AddressPolicy,
-}
-
-impl Default for EventSettings {
-    fn default() -> Self {
-        Self {
-            retry_for: Duration::from_secs(86_400),
-            push_timeout: Duration::from_secs(5),
-            policy: AddressPolicy::default(),
-        }
-    }
-}
 
 /// The push dispatcher of one instance.
 pub struct Dispatcher {
@@ -83,6 +68,8 @@ pub struct Dispatcher {
     owner: String,
     /// How long a claim lasts.
     lease: Duration,
+    /// The signing keys whose retirement this instance has recorded (or found recorded).
+    retirements_recorded: std::sync::Mutex<std::collections::HashSet<String>>,
     in_flight: AtomicUsize,
 }
 
@@ -117,6 +104,7 @@ impl Dispatcher {
             metrics,
             owner: crate::domain::random_url_safe(12),
             lease: (settings.push_timeout * 3).max(MIN_LEASE),
+            retirements_recorded: std::sync::Mutex::default(),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -131,8 +119,43 @@ impl Dispatcher {
         }
     }
 
+    /// Records a `signing-key-retired` event for each key that stopped signing within the
+    /// last [`KEY_RETIREMENT_WINDOW`] and that this instance has not recorded yet. Every
+    /// instance notices a retirement (it is a matter of time, not of a request: see
+    /// `KeyStore::retired_keys`); the outbox keeps one event per key, so the first to
+    /// notice records it and the others find it recorded.
+    async fn record_key_retirements(&self) -> Result<(), DbError> {
+        let now = now();
+        let seconds = now.and_utc().timestamp();
+        let retired: Vec<String> = self
+            .keys
+            .snapshot()
+            .retired_keys(seconds, self.keys.publish_delay())
+            .into_iter()
+            .filter(|(_, retired)| seconds - retired <= KEY_RETIREMENT_WINDOW.as_secs() as i64)
+            .map(|(key, _)| key.kid.clone())
+            .filter(|kid| !self.retirements().contains(kid))
+            .collect();
+        for kid in retired {
+            let event = SecurityEvent::SigningKeyRetired(kid.clone());
+            self.db
+                .write_async(move |conn| record_event(conn, TenantId::PLATFORM, &event, now))
+                .await?;
+            log::info!(target: "tenauth::events", "signing key {kid} retired: event recorded");
+            self.retirements().insert(kid);
+        }
+        Ok(())
+    }
+
+    fn retirements(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.retirements_recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Claims the due streams this instance has room for and starts delivering each.
     async fn tick(self: &Arc<Self>) -> Result<(), DbError> {
+        self.record_key_retirements().await?;
         let room = MAX_CONCURRENT_STREAMS.saturating_sub(self.in_flight.load(Ordering::Acquire));
         if room == 0 {
             return Ok(());

@@ -36,6 +36,9 @@ pub enum SecurityEvent {
     TenantActivated,
     /// The tenant was deleted: all its tokens are revoked.
     TenantDeleted,
+    /// A signing key (by its `kid`) stopped signing: tokens that name it and were issued
+    /// after its retirement are not tenauth's. It concerns every tenant.
+    SigningKeyRetired(String),
 }
 
 /// The stored kind of an event, and the event type URI its SET carries (RFC 8417 §2.2):
@@ -52,10 +55,11 @@ pub enum EventKind {
     TenantSuspended,
     TenantActivated,
     TenantDeleted,
+    SigningKeyRetired,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         Self::TokenRevoked,
         Self::FamilyRevoked,
         Self::TokensRevoked,
@@ -66,6 +70,7 @@ impl EventKind {
         Self::TenantSuspended,
         Self::TenantActivated,
         Self::TenantDeleted,
+        Self::SigningKeyRetired,
     ];
 
     /// The stored name.
@@ -81,6 +86,7 @@ impl EventKind {
             Self::TenantSuspended => "tenant-suspended",
             Self::TenantActivated => "tenant-activated",
             Self::TenantDeleted => "tenant-deleted",
+            Self::SigningKeyRetired => "signing-key-retired",
         }
     }
 
@@ -104,6 +110,12 @@ impl EventKind {
 }
 
 impl EventKind {
+    /// Whether events of this kind go to every stream, whatever its tenant: they are
+    /// about the server, not about one tenant's tokens (no other tenant's data is in them).
+    pub fn concerns_every_tenant(self) -> bool {
+        self == Self::SigningKeyRetired
+    }
+
     /// The kind whose event type URI this is.
     pub fn from_type_uri(uri: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.type_uri() == uri)
@@ -281,6 +293,7 @@ impl SecurityEvent {
             Self::TenantSuspended => EventKind::TenantSuspended,
             Self::TenantActivated => EventKind::TenantActivated,
             Self::TenantDeleted => EventKind::TenantDeleted,
+            Self::SigningKeyRetired(_) => EventKind::SigningKeyRetired,
         }
     }
 
@@ -312,6 +325,10 @@ impl SecurityEvent {
                 }
             }
             Self::TenantSuspended | Self::TenantActivated | Self::TenantDeleted => none,
+            Self::SigningKeyRetired(kid) => EventParts {
+                token: Some(kid.clone()),
+                ..none
+            },
         }
     }
 }

@@ -47,6 +47,11 @@ impl SetClaims {
         if let Some(token) = &event.parts.token {
             subject.insert("session".into(), json!({"format": "opaque", "id": token}));
         }
+        // A key's retirement is about the server, not a tenant: its subject is the key.
+        let subject = match (&event.kind, &event.parts.token) {
+            (EventKind::SigningKeyRetired, Some(kid)) => json!({"format": "opaque", "id": kid}),
+            _ => Value::Object(subject),
+        };
         let mut payload = json!({"event_timestamp": event.created_at.and_utc().timestamp()});
         if event.kind == EventKind::PasswordChanged {
             // CAEP credential-change's required members.
@@ -63,7 +68,7 @@ impl SetClaims {
             jti: format!("evt-{}", event.id),
             aud: audience.to_owned(),
             txn: event.txn.clone(),
-            sub_id: Value::Object(subject),
+            sub_id: subject,
             events,
         }
     }

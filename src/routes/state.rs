@@ -23,5 +23,5 @@ pub struct AppState {
     /// How long a request's body may take to arrive after its head.
     pub body_timeout: Duration,
     /// Push delivery's settings (the SSRF rule for new push endpoints).
-    pub events: crate::delivery::EventSettings,
+    pub events: crate::config::EventSettings,
 }

@@ -343,3 +343,45 @@ both_backends! {
         assert_eq!(stream_status(&app, &acme, &sid).await["pending"], 1, "kept for a retry");
     }
 }
+
+both_backends! {
+    async fn a_retired_signing_key_is_announced_once_to_every_tenants_streams(db) {
+        let mut settings = test_settings(&db);
+        settings.keys_reload_interval = Duration::from_millis(100);
+        let keys_dir = settings.keys_dir.clone();
+        let app = spawn_app_with(db, settings).await;
+        let acme = tenant(&app, "acme").await;
+        let globex = tenant(&app, "globex").await;
+        let (acme_receiver, globex_receiver) = (Receiver::start(), Receiver::start());
+        push_stream(&app, &acme, &acme_receiver).await;
+        push_stream(&app, &globex, &globex_receiver).await;
+        let jwks: serde_json::Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+        let old_kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+
+        let now = tenauth::domain::now().and_utc().timestamp();
+        let new_kid = tenauth::keys::rotate_key(&keys_dir, now).unwrap();
+        for receiver in [&acme_receiver, &globex_receiver] {
+            let received = receiver.wait_for(1, Duration::from_secs(5)).await;
+            assert_eq!(received.len(), 1, "one event per stream");
+            let set = &received[0];
+            assert_eq!(set.event_type(), "urn:tenauth:secevent:signing-key-retired");
+            assert_eq!(set.claims()["sub_id"], serde_json::json!({"format": "opaque", "id": old_kid}));
+            let jwks: serde_json::Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+            assert_verifies(&set.set, &jwks);
+            let header = crate::helpers::jwt_claims(&format!("x.{}", set.set.split('.').next().unwrap()));
+            assert_eq!(header["kid"], new_kid, "signed with the key that signs now");
+        }
+        // Noticed on every tick, recorded once (a second instance would find it recorded).
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(acme_receiver.accepted().len(), 1);
+        let recorded: i64 = app.database.read(|conn| {
+            use diesel::prelude::*;
+            use tenauth::db::schema::security_events::dsl::*;
+            match conn {
+                tenauth::db::DbConnection::Sqlite(conn) => security_events.filter(kind.eq("signing-key-retired")).count().get_result(conn),
+                tenauth::db::DbConnection::Postgres(conn) => security_events.filter(kind.eq("signing-key-retired")).count().get_result(conn),
+            }.map_err(tenauth::db::DbError::from)
+        }).unwrap();
+        assert_eq!(recorded, 1);
+    }
+}

@@ -1,3 +1,4 @@
+DROP INDEX security_events_retired_key;
 ALTER TABLE event_streams DROP COLUMN lease_owner;
 ALTER TABLE event_streams DROP COLUMN lease_until;
 ALTER TABLE event_streams DROP COLUMN last_error;

@@ -13,3 +13,7 @@ ALTER TABLE event_streams ADD COLUMN next_attempt_at TIMESTAMP;
 ALTER TABLE event_streams ADD COLUMN last_error TEXT;
 ALTER TABLE event_streams ADD COLUMN lease_until TIMESTAMP;
 ALTER TABLE event_streams ADD COLUMN lease_owner TEXT;
+
+-- A signing key's retirement is recorded once, by whichever instance notices it first.
+CREATE UNIQUE INDEX security_events_retired_key ON security_events (token_id)
+    WHERE kind = 'signing-key-retired';

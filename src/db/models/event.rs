@@ -31,12 +31,22 @@ pub fn record_event(
         events::token_id.eq(parts.token.as_deref()),
         events::created_at.eq(now),
     ));
-    // RETURNING does not compile on a MultiConnection: run it on the concrete backend.
-    let id: i64 = match conn {
-        DbConnection::Sqlite(conn) => insert.returning(events::id).get_result(conn)?,
-        DbConnection::Postgres(conn) => insert.returning(events::id).get_result(conn)?,
+    // RETURNING does not compile on a MultiConnection: run it on the concrete backend. An
+    // event recorded already (a key's retirement, noticed by two instances) is not again.
+    let ids: Vec<i64> = match conn {
+        DbConnection::Sqlite(conn) => insert
+            .on_conflict_do_nothing()
+            .returning(events::id)
+            .get_results(conn)?,
+        DbConnection::Postgres(conn) => insert
+            .on_conflict_do_nothing()
+            .returning(events::id)
+            .get_results(conn)?,
     };
-    super::stream::enqueue(conn, id, &wanting)
+    match ids.first() {
+        Some(id) => super::stream::enqueue(conn, *id, &wanting),
+        None => Ok(()),
+    }
 }
 
 /// Revokes `target`'s tokens (`token::revoke_tokens`) and, if that revoked anything,

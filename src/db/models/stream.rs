@@ -247,7 +247,7 @@ impl EventStream {
 }
 
 /// The streams that want an event of `kind` of `tenant_id` (its tenant's and the
-/// platform-wide ones, whatever their status: a paused or failing stream keeps its events),
+/// platform-wide ones, or every stream for a kind that concerns every tenant; whatever their status: a paused or failing stream keeps its events),
 /// locked until the recording transaction ends. Called **before** the event is inserted:
 /// on PostgreSQL an event id is taken at insert, not at commit, so two transactions could
 /// commit their events in the opposite order of their ids; holding the streams' rows from
@@ -259,12 +259,14 @@ pub fn lock_wanting(
     tenant_id: TenantId,
     kind: EventKind,
 ) -> Result<Vec<StreamId>, DbError> {
+    let every_tenant = kind.concerns_every_tenant();
     let wanting = || {
         streams::table
             .filter(
                 streams::tenant_id
                     .eq(tenant_id.get())
-                    .or(streams::tenant_id.is_null()),
+                    .or(streams::tenant_id.is_null())
+                    .or(every_tenant.into_sql::<diesel::sql_types::Bool>()),
             )
             .order(streams::id)
     };

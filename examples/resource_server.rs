@@ -173,6 +173,9 @@ struct State {
     config: Config,
     http: reqwest::Client,
     jwks: RwLock<JwkSet>,
+    /// When the JWKS was last fetched: at most once a second, however many tokens name
+    /// unknown keys (a forged `kid` must not make this service hammer tenauth).
+    fetched_at: RwLock<Option<std::time::Instant>>,
     revocations: RwLock<Revocations>,
 }
 
@@ -185,6 +188,13 @@ impl State {
         };
         if let Some(key) = cached(&self.jwks.read().unwrap()) {
             return Some(key);
+        }
+        {
+            let mut fetched_at = self.fetched_at.write().unwrap();
+            if fetched_at.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) {
+                return None;
+            }
+            *fetched_at = Some(std::time::Instant::now());
         }
         let url = format!("{}/.well-known/jwks.json", self.config.issuer);
         let fresh: JwkSet = self.http.get(url).send().await.ok()?.json().await.ok()?;
@@ -302,6 +312,7 @@ pub fn start(config: Config) -> std::io::Result<(SocketAddr, actix_web::dev::Ser
         config,
         http: reqwest::Client::new(),
         jwks: RwLock::new(JwkSet { keys: Vec::new() }),
+        fetched_at: RwLock::default(),
         revocations: RwLock::default(),
     });
     let server = HttpServer::new(move || {

@@ -162,6 +162,12 @@ diesel::table! {
         created_at -> Timestamp,
         endpoint_url -> Nullable<Text>,
         authorization_header -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    event_stream_deliveries (stream_id) {
+        stream_id -> Text,
         attempts -> Integer,
         failing_since -> Nullable<Timestamp>,
         next_attempt_at -> Nullable<Timestamp>,
@@ -179,6 +185,7 @@ diesel::table! {
 }
 
 diesel::joinable!(event_stream_queue -> security_events (event_id));
+diesel::joinable!(event_stream_deliveries -> event_streams (stream_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -193,4 +200,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     security_events,
     event_streams,
     event_stream_queue,
+    event_stream_deliveries,
 );

@@ -8,8 +8,11 @@
 //!   special; a lease whose instance died lapses and another takes the stream over.
 //! - **Order.** One lease holder per stream, delivering the stream's queue oldest first
 //!   (queue order is commit order: `stream::lock_wanting`), one SET per request as RFC
-//!   8935 §2 has it. An event leaves the queue only after its 202: a crash between the
-//!   two delivers it again (at least once; receivers de-duplicate by `jti`).
+//!   8935 §2 has it. An event leaves the queue only after its 202, in a write that also
+//!   renews the lease and stops the run if the stream was paused, resumed or deleted
+//!   meanwhile: a crash between the two delivers it again (at least once; receivers
+//!   de-duplicate by `jti`). Leases are compared with each instance's clock: instances
+//!   whose clocks disagree by more than a second may push one stream at once.
 //! - **Failures.** A stream whose push fails waits (`DeliveryState::after_failure`:
 //!   exponential backoff with jitter) and is retried from the same event; after
 //!   `TENAUTH_EVENTS_RETRY_FOR` it turns `failing` and keeps its events until an admin
@@ -37,7 +40,7 @@ use crate::secrets::SecretHasher;
 
 /// How often an instance looks for due streams: an event is pushed within about this long
 /// of its commit when its receiver is up.
-pub const TICK: Duration = Duration::from_millis(200);
+pub const TICK: Duration = Duration::from_millis(100);
 /// The shortest claim. A claim lasts three push timeouts, at least this: after an
 /// instance dies, its streams wait that long before another instance takes them over. A
 /// delivery stops starting pushes a timeout (and a second) before its lease ends, so two
@@ -64,8 +67,6 @@ pub struct Dispatcher {
     settings: EventSettings,
     metrics: Arc<Metrics>,
     client: reqwest::Client,
-    /// This instance's name on the leases it takes.
-    owner: String,
     /// How long a claim lasts.
     lease: Duration,
     /// The signing keys whose retirement this instance has recorded (or found recorded).
@@ -76,7 +77,7 @@ pub struct Dispatcher {
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
-            .field("owner", &self.owner)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +85,28 @@ impl std::fmt::Debug for Dispatcher {
 /// Why a push failed, as the stream's `last_error` shows it (never a secret, never the
 /// receiver's words beyond RFC 8935 §2.3's short error code).
 type PushFailure = String;
+
+/// How a delivery run ended.
+enum RunEnd {
+    /// The queue is empty, or the lease runs short: released as healthy.
+    Done,
+    /// The lease was lost (the stream paused, resumed or deleted, or taken over): released
+    /// by someone else, nothing to store.
+    LeaseLost,
+    /// A push failed; `delivered` says whether any succeeded earlier in the run (then the
+    /// failure starts a new series of retries).
+    Failed {
+        failure: PushFailure,
+        delivered: bool,
+    },
+}
+
+/// A claim: the stream, its lease's token, and when its pushes must stop.
+struct Claim {
+    stream: EventStream,
+    token: String,
+    stop_at: Instant,
+}
 
 impl Dispatcher {
     pub fn new(
@@ -102,18 +125,29 @@ impl Dispatcher {
             issuer,
             settings,
             metrics,
-            owner: crate::domain::random_url_safe(12),
             lease: (settings.push_timeout * 3).max(MIN_LEASE),
             retirements_recorded: std::sync::Mutex::default(),
             in_flight: AtomicUsize::new(0),
         }
     }
 
-    /// Delivers until the task is dropped.
+    /// Delivers until the task is dropped. While the database is unreachable every tick
+    /// fails: that is said once, and again when it recovers, not five times a second.
     pub async fn run(self: Arc<Self>) {
+        let mut failing = false;
         loop {
-            if let Err(error) = self.tick().await {
-                log::warn!(target: "tenauth::events", "event dispatch: {error}");
+            match self.tick().await {
+                Ok(()) if failing => {
+                    failing = false;
+                    log::info!(target: "tenauth::events", "event dispatch works again");
+                }
+                Ok(()) => {}
+                Err(error) if !failing => {
+                    failing = true;
+                    log::warn!(target: "tenauth::events",
+                        "event dispatch stalls until the database answers: {error}");
+                }
+                Err(_) => {}
             }
             tokio::time::sleep(TICK).await;
         }
@@ -125,21 +159,24 @@ impl Dispatcher {
     /// `KeyStore::retired_keys`); the outbox keeps one event per key, so the first to
     /// notice records it and the others find it recorded.
     async fn record_key_retirements(&self) -> Result<(), DbError> {
-        let now = now();
-        let seconds = now.and_utc().timestamp();
-        let retired: Vec<String> = self
+        let seconds = now().and_utc().timestamp();
+        let retired: Vec<(String, i64)> = self
             .keys
             .snapshot()
             .retired_keys(seconds, self.keys.publish_delay())
             .into_iter()
             .filter(|(_, retired)| seconds - retired <= KEY_RETIREMENT_WINDOW.as_secs() as i64)
-            .map(|(key, _)| key.kid.clone())
-            .filter(|kid| !self.retirements().contains(kid))
+            .map(|(key, retired)| (key.kid.clone(), retired))
+            .filter(|(kid, _)| !self.retirements().contains(kid))
             .collect();
-        for kid in retired {
+        for (kid, retired) in retired {
+            // Dated when the key stopped signing, not when this instance noticed: a
+            // receiver compares tokens' `iat` with it.
+            let at =
+                chrono::DateTime::from_timestamp(retired, 0).map_or_else(now, |at| at.naive_utc());
             let event = SecurityEvent::SigningKeyRetired(kid.clone());
             self.db
-                .write_async(move |conn| record_event(conn, TenantId::PLATFORM, &event, now))
+                .write_async(move |conn| record_event(conn, TenantId::PLATFORM, &event, at))
                 .await?;
             log::info!(target: "tenauth::events", "signing key {kid} retired: event recorded");
             self.retirements().insert(kid);
@@ -155,11 +192,16 @@ impl Dispatcher {
 
     /// Claims the due streams this instance has room for and starts delivering each.
     async fn tick(self: &Arc<Self>) -> Result<(), DbError> {
-        self.record_key_retirements().await?;
+        if let Err(error) = self.record_key_retirements().await {
+            // Retried at the next tick; pushes go on meanwhile.
+            log::warn!(target: "tenauth::events", "recording a key retirement: {error}");
+        }
         let room = MAX_CONCURRENT_STREAMS.saturating_sub(self.in_flight.load(Ordering::Acquire));
         if room == 0 {
             return Ok(());
         }
+        // Before `now`, so that the pushes stop no later than the lease taken from `now`.
+        let started = Instant::now();
         let now = now();
         // A read first: an idle instance costs one cheap query per tick, no write.
         if !self
@@ -170,7 +212,10 @@ impl Dispatcher {
             return Ok(());
         }
         let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
-        let owner = self.owner.clone();
+        // One token per claim: a run that outlived its lease can never release or renew
+        // the claim that followed it, even on this instance.
+        let token = crate::domain::random_url_safe(12);
+        let owner = token.clone();
         let claimed = self
             .db
             .write_async(move |conn| {
@@ -180,76 +225,110 @@ impl Dispatcher {
         for stream in claimed {
             self.in_flight.fetch_add(1, Ordering::AcqRel);
             let dispatcher = Arc::clone(self);
+            let claim = Claim {
+                stream,
+                token: token.clone(),
+                stop_at: started + self.push_window(),
+            };
             tokio::spawn(async move {
-                dispatcher.deliver_stream(stream).await;
+                dispatcher.deliver_stream(claim).await;
                 dispatcher.in_flight.fetch_sub(1, Ordering::AcqRel);
             });
         }
         Ok(())
     }
 
-    /// Pushes a claimed stream's queue in order until it is empty, a push fails, or the
-    /// lease runs short; then releases the stream with its new delivery state.
-    async fn deliver_stream(&self, stream: EventStream) {
-        let stop_at = Instant::now()
-            + self
-                .lease
-                .saturating_sub(self.settings.push_timeout + Duration::from_secs(1));
-        let outcome = self.push_queue(&stream, stop_at).await;
-        let (state, failed) = match outcome {
-            Ok(()) => (DeliveryState::default(), false),
-            Err(failure) => {
+    /// How long after a lease is taken or renewed pushes may start: a push timeout (and a
+    /// second) less than the lease, so that a push never runs past it.
+    fn push_window(&self) -> Duration {
+        self.lease
+            .saturating_sub(self.settings.push_timeout + Duration::from_secs(1))
+    }
+
+    /// Pushes a claimed stream's queue in order until it is empty, a push fails, the lease
+    /// runs short or is lost; then releases the stream with its new delivery state.
+    async fn deliver_stream(&self, mut claim: Claim) {
+        let (state, failed) = match self.push_queue(&mut claim).await {
+            RunEnd::LeaseLost => return,
+            RunEnd::Done => (DeliveryState::default(), false),
+            RunEnd::Failed { failure, delivered } => {
                 log::warn!(target: "tenauth::events",
-                    "push to event stream {} failed: {failure}", stream.id);
-                stream
-                    .delivery
-                    .after_failure(failure, now(), self.settings.retry_for, jitter())
+                    "push to event stream {} failed: {failure}", claim.stream.id);
+                // A success resets the retries: a failure after it is the first of a new
+                // series, not the next of the series the claim started with.
+                let before = if delivered {
+                    DeliveryState::default()
+                } else {
+                    claim.stream.delivery.clone()
+                };
+                before.after_failure(failure, now(), self.settings.retry_for, jitter())
             }
         };
         if failed {
             log::warn!(target: "tenauth::events",
                 "event stream {} turned failing: its receiver failed for longer than TENAUTH_EVENTS_RETRY_FOR; its events are kept until it is resumed",
-                stream.id);
+                claim.stream.id);
         }
-        let id = stream.id.clone();
-        let owner = self.owner.clone();
+        let id = claim.stream.id.clone();
+        let token = claim.token.clone();
         let released = self
             .db
-            .write_async(move |conn| stream::release(conn, &id, &owner, &state, failed))
+            .write_async(move |conn| stream::release(conn, &id, &token, &state, failed))
             .await;
         if let Err(error) = released {
             // The lease lapses on its own; the stream is delivered again then.
-            log::warn!(target: "tenauth::events", "releasing event stream {}: {error}", stream.id);
+            log::warn!(target: "tenauth::events", "releasing event stream {}: {error}", claim.stream.id);
         }
     }
 
-    async fn push_queue(&self, stream: &EventStream, stop_at: Instant) -> Result<(), PushFailure> {
+    async fn push_queue(&self, claim: &mut Claim) -> RunEnd {
+        let mut delivered = false;
+        let failed = |failure: PushFailure, delivered: bool| RunEnd::Failed { failure, delivered };
         loop {
-            let id = stream.id.clone();
-            let events = self
+            let id = claim.stream.id.clone();
+            let events = match self
                 .db
                 .read_async(move |conn| EventStream::pending(conn, &id, BATCH))
                 .await
-                .map_err(|error: DbError| format!("reading the queue: {error}"))?;
+            {
+                Ok(events) => events,
+                Err(error) => return failed(format!("reading the queue: {error}"), delivered),
+            };
             if events.is_empty() {
-                return Ok(());
+                return RunEnd::Done;
             }
             for event in &events {
-                if Instant::now() >= stop_at {
-                    return Ok(());
+                if Instant::now() >= claim.stop_at {
+                    return RunEnd::Done;
                 }
-                let pushed = self.push(stream, event).await;
+                let pushed = self.push(&claim.stream, event).await;
                 self.metrics
                     .event_delivery(DeliveryMethod::Push, pushed.is_ok());
-                pushed?;
-                let id = stream.id.clone();
-                let event_id = event.id;
-                let recorded = self
+                if let Err(failure) = pushed {
+                    return failed(failure, delivered);
+                }
+                delivered = true;
+                // Acknowledged and the lease renewed in one write, which also tells whether
+                // the stream is still ours to push (not paused, resumed or deleted since).
+                let renewed_at = Instant::now();
+                let lease_until =
+                    now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
+                let (id, token, event_id) =
+                    (claim.stream.id.clone(), claim.token.clone(), event.id);
+                let acknowledged = self
                     .db
-                    .write_async(move |conn| EventStream::acknowledge(conn, &id, &[event_id]))
-                    .await
-                    .map_err(|error: DbError| format!("acknowledging: {error}"))?;
-                self.metrics.events_delivered(&recorded, now());
+                    .write_async(move |conn| {
+                        stream::acknowledge_leased(conn, &id, &token, event_id, lease_until)
+                    })
+                    .await;
+                match acknowledged {
+                    Ok(Some(recorded)) => {
+                        self.metrics.events_delivered(&recorded, now());
+                        claim.stop_at = renewed_at + self.push_window();
+                    }
+                    Ok(None) => return RunEnd::LeaseLost,
+                    Err(error) => return failed(format!("acknowledging: {error}"), delivered),
+                }
             }
         }
     }

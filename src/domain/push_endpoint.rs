@@ -50,10 +50,12 @@ impl AddressPolicy {
 }
 
 /// Not private (RFC 1918), shared (RFC 6598), link-local, unspecified, broadcast,
-/// multicast, documentation, benchmarking or reserved.
+/// multicast, documentation, benchmarking, IETF protocol assignments (192.0.0.0/24) or
+/// reserved.
 fn is_public_v4(address: Ipv4Addr) -> bool {
-    let [a, b, ..] = address.octets();
+    let [a, b, c, _] = address.octets();
     !(address.is_private()
+        || (a == 192 && b == 0 && c == 0)
         || address.is_link_local()
         || address.is_unspecified()
         || address.is_broadcast()
@@ -65,15 +67,21 @@ fn is_public_v4(address: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
-/// Global unicast, not unique-local (fc00::/7), link-local (fe80::/10), multicast,
-/// unspecified, documentation (2001:db8::/32), NAT64 (64:ff9b::/96, which reaches IPv4
-/// addresses) or 6to4 (2002::/16, likewise).
+/// Global unicast, not unique-local (fc00::/7), link-local (fe80::/10), site-local
+/// (fec0::/10), multicast, unspecified, documentation (2001:db8::/32), discard (100::/64),
+/// or a form that reaches an IPv4 address: NAT64 (64:ff9b::/96), 6to4 (2002::/16), Teredo
+/// (2001::/32), IPv4-compatible, -mapped (judged as IPv4 before) or -translated
+/// (::ffff:0:0:0/96).
 fn is_public_v6(address: Ipv6Addr) -> bool {
     let segments = address.segments();
     !(address.is_unspecified()
         || address.is_multicast()
         || (segments[0] & 0xfe00) == 0xfc00
         || (segments[0] & 0xffc0) == 0xfe80
+        || (segments[0] & 0xffc0) == 0xfec0
+        || (segments[0] == 0x2001 && segments[1] == 0x0000)
+        || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0])
+        || (segments[..4] == [0, 0, 0, 0] && segments[4] == 0xffff && segments[5] == 0)
         || (segments[0] == 0x2001 && segments[1] == 0x0db8)
         || (segments[0] == 0x0064 && segments[1] == 0xff9b)
         || segments[0] == 0x2002
@@ -169,6 +177,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
             "224.0.0.1",
+            "192.0.0.8",
+            "fec0::1",
+            "2001:0:4136:e378::1",
+            "100::1",
+            "::ffff:0:a00:1",
         ] {
             assert!(!STRICT.permits(refused.parse().unwrap()), "{refused}");
         }

@@ -154,6 +154,11 @@ impl super::OAuthServer {
             .db
             .read(move |conn| EventStream::find(conn, &lookup))?
             .ok_or(PollError::NotFound)?;
+        // A push stream's events are the push receiver's: polled away, they would never
+        // reach it.
+        if stream.delivery_method != crate::domain::DeliveryMethod::Poll {
+            return Err(PollError::NotFound);
+        }
         let (tenant, admin_scope) = match stream.tenant_id {
             Some(tenant) => (tenant, TENANT_ADMIN_SCOPE),
             None => (TenantId::PLATFORM, ADMIN_SCOPE),

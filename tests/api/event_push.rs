@@ -169,6 +169,8 @@ both_backends! {
         assert_eq!(status["status"], "enabled");
         assert_eq!(status["pending"], 0);
         assert!(status.get("last_error").is_none());
+        let polled = call_with_token(&app, Method::POST, &format!("/oauth/event-streams/{sid}/poll"), &acme.admin, Some(serde_json::json!({"ack": [], "returnImmediately": true}))).await;
+        assert_eq!(polled.status(), 404, "a push stream's events are not polled away");
 
         let metrics = app.get("/metrics").await.text().await.unwrap();
         assert!(metrics.contains("tenauth_event_deliveries_total{delivery=\"push\",result=\"delivered\"} 5"), "{metrics}");
@@ -229,7 +231,8 @@ both_backends! {
             let started = Instant::now();
             let received = healthy.wait_for(round + 1, Duration::from_secs(5)).await;
             assert_eq!(revoked_jtis(&received).last(), Some(&jti));
-            assert!(started.elapsed() < Duration::from_secs(1), "round {round}: {:?}", started.elapsed());
+            // Well under the hanging receiver's 3 s timeout: not held up by it.
+            assert!(started.elapsed() < Duration::from_secs(2), "round {round}: {:?}", started.elapsed());
         }
         assert!(hanging.requests() >= 1 && failing.requests() >= 1);
         let status = stream_status(&app, &acme, &failing_sid).await;
@@ -284,8 +287,10 @@ both_backends! {
         settings.events.policy.allow_loopback = false;
         let app = spawn_app_with(db, settings).await;
         let acme = tenant(&app, "acme").await;
-        let target = Receiver::start();
-        let port = target.address.port();
+        // A bare listener: any connection to it, TLS or not, shows in `accept`.
+        let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        target.set_nonblocking(true).unwrap();
+        let port = target.local_addr().unwrap().port();
         for (endpoint, case) in [
             (format!("http://127.0.0.1:{port}/events"), "http to loopback without the setting"),
             ("http://93.184.215.14/events".to_owned(), "http to a public address"),
@@ -325,7 +330,36 @@ both_backends! {
             stream_status(&app, &acme, sid.as_str()).await["last_error"]
                 == "the endpoint's host resolves to an address push delivery may not reach"
         }).await);
-        assert_eq!(target.requests(), 0, "no request reached the loopback receiver");
+        assert_eq!(
+            target.accept().map(|_| ()).map_err(|error| error.kind()),
+            Err(std::io::ErrorKind::WouldBlock),
+            "nothing connected to the loopback listener"
+        );
+    }
+
+    async fn a_failure_after_a_success_starts_a_new_series_of_retries(db) {
+        let mut settings = test_settings(&db);
+        settings.events.retry_for = Duration::from_secs(2);
+        let app = spawn_app_with(db, settings).await;
+        let acme = tenant(&app, "acme").await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let created = json_with_status(create_push(&app, &acme, serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": format!("http://{address}/events")}})).await, 201).await;
+        let sid = created["stream_id"].as_str().unwrap().to_owned();
+        // Down for most of the retry window, then up for one event only.
+        revoke_one(&app, &acme).await;
+        revoke_one(&app, &acme).await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        let receiver = Receiver::start_on(std::net::TcpListener::bind(address).unwrap());
+        receiver.answer(Answer::AcceptUpTo(1, 503));
+        assert_eq!(receiver.wait_for(1, Duration::from_secs(5)).await.len(), 1);
+        assert!(eventually(Duration::from_secs(3), || async {
+            stream_status(&app, &acme, &sid).await["last_error"] == "the receiver answered 503 (invalid_request)"
+        }).await);
+        let status = stream_status(&app, &acme, &sid).await;
+        assert_eq!(status["status"], "enabled", "the window counts from the failure after the success: {status}");
+        assert_eq!(status["failed_attempts"], 1);
     }
 
     async fn a_redirect_is_not_followed(db) {
@@ -371,7 +405,9 @@ both_backends! {
             let header = crate::helpers::jwt_claims(&format!("x.{}", set.set.split('.').next().unwrap()));
             assert_eq!(header["kid"], new_kid, "signed with the key that signs now");
         }
-        // Noticed on every tick, recorded once (a second instance would find it recorded).
+        // Noticed on every tick, recorded once; a second instance finds it recorded.
+        let again = old_kid.clone();
+        app.database.write(move |conn| tenauth::db::models::event::record_event(conn, TenantId::PLATFORM, &tenauth::domain::SecurityEvent::SigningKeyRetired(again), tenauth::domain::now())).unwrap();
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(acme_receiver.accepted().len(), 1);
         let recorded: i64 = app.database.read(|conn| {

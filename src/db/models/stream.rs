@@ -1,11 +1,16 @@
-//! Event streams and their queues: the `event_streams` rows (who receives which events)
-//! and `event_stream_queue` (which recorded events each stream has still to receive).
+//! Event streams and their queues: the `event_streams` rows (who receives which events),
+//! `event_stream_deliveries` (where each stream's delivery stands, and which instance is
+//! delivering it) and `event_stream_queue` (which recorded events each stream has still to
+//! receive).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::event::{load_events, StoredEvent};
-use crate::db::schema::{event_stream_queue as queue, event_streams as streams, security_events};
+use crate::db::schema::{
+    event_stream_deliveries as deliveries, event_stream_queue as queue, event_streams as streams,
+    security_events,
+};
 use crate::db::{load_unique, parse_column, DbConnection, DbError};
 use crate::domain::{DeliveryMethod, DeliveryState, EventKind, StreamId, StreamStatus, TenantId};
 
@@ -41,14 +46,20 @@ struct StreamRow {
     audience: String,
     events_requested: String,
     status: String,
+    created_at: NaiveDateTime,
+}
+
+/// A row of `event_stream_deliveries` (its lease apart).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = deliveries)]
+struct DeliveryRow {
     attempts: i32,
     failing_since: Option<NaiveDateTime>,
     next_attempt_at: Option<NaiveDateTime>,
     last_error: Option<String>,
-    created_at: NaiveDateTime,
 }
 
-fn parse(row: StreamRow) -> Result<EventStream, DbError> {
+fn parse((row, delivery): (StreamRow, DeliveryRow)) -> Result<EventStream, DbError> {
     Ok(EventStream {
         id: parse_column(&row.id, "stream id")?,
         tenant_id: row.tenant_id.map(TenantId::new),
@@ -56,42 +67,61 @@ fn parse(row: StreamRow) -> Result<EventStream, DbError> {
         endpoint_url: row.endpoint_url,
         authorization_header: row.authorization_header,
         audience: row.audience,
-        events_requested: row
-            .events_requested
-            .split_whitespace()
-            .map(|kind| parse_column(kind, "event kind"))
-            .collect::<Result<_, _>>()?,
+        events_requested: parse_kinds(&row.events_requested)?,
         status: parse_column(&row.status, "stream status")?,
         delivery: DeliveryState {
-            attempts: row.attempts,
-            failing_since: row.failing_since,
-            next_attempt_at: row.next_attempt_at,
-            last_error: row.last_error,
+            attempts: delivery.attempts,
+            failing_since: delivery.failing_since,
+            next_attempt_at: delivery.next_attempt_at,
+            last_error: delivery.last_error,
         },
         created_at: row.created_at,
     })
 }
 
-/// The push streams that may be delivered at `$now`: enabled, not leased, not waiting for
-/// a retry, with events queued. (A macro: the query's type is too long to spell.)
+fn parse_kinds(stored: &str) -> Result<Vec<EventKind>, DbError> {
+    stored
+        .split_whitespace()
+        .map(|kind| parse_column(kind, "event kind"))
+        .collect()
+}
+
+/// The delivery rows of the push streams that may be delivered at `$now`: enabled, not
+/// leased, not waiting for a retry, with events queued. The stream's own row is only
+/// named in a subquery, so claiming these `FOR UPDATE` never waits for (or skips) a
+/// transaction that holds the stream's row to record an event. (A macro: the query's type
+/// is too long to spell.)
 macro_rules! due_push_streams {
     ($now:expr) => {
-        streams::table
-            .filter(streams::delivery_method.eq(DeliveryMethod::Push.as_str()))
-            .filter(streams::status.eq(StreamStatus::Enabled.as_str()))
+        deliveries::table
+            .filter(diesel::dsl::exists(
+                streams::table
+                    .filter(streams::id.eq(deliveries::stream_id))
+                    .filter(streams::delivery_method.eq(DeliveryMethod::Push.as_str()))
+                    .filter(streams::status.eq(StreamStatus::Enabled.as_str())),
+            ))
             .filter(
-                streams::next_attempt_at
+                deliveries::next_attempt_at
                     .is_null()
-                    .or(streams::next_attempt_at.le($now)),
+                    .or(deliveries::next_attempt_at.le($now)),
             )
             .filter(
-                streams::lease_until
+                deliveries::lease_until
                     .is_null()
-                    .or(streams::lease_until.le($now)),
+                    .or(deliveries::lease_until.le($now)),
             )
             .filter(diesel::dsl::exists(
-                queue::table.filter(queue::stream_id.eq(streams::id)),
+                queue::table.filter(queue::stream_id.eq(deliveries::stream_id)),
             ))
+    };
+}
+
+/// The stream with its delivery state, as every read selects it.
+macro_rules! stream_with_delivery {
+    () => {
+        streams::table
+            .inner_join(deliveries::table)
+            .select((StreamRow::as_select(), DeliveryRow::as_select()))
     };
 }
 
@@ -120,15 +150,16 @@ impl EventStream {
                 streams::created_at.eq(self.created_at),
             ))
             .execute(conn)?;
+        diesel::insert_into(deliveries::table)
+            .values(deliveries::stream_id.eq(self.id.as_str()))
+            .execute(conn)?;
         Ok(())
     }
 
     /// The stream with this id, whichever tenant's.
     pub fn find(conn: &mut DbConnection, id: &StreamId) -> Result<Option<Self>, DbError> {
-        let row: Option<StreamRow> = load_unique(
-            streams::table
-                .find(id.as_str())
-                .select(StreamRow::as_select()),
+        let row: Option<(StreamRow, DeliveryRow)> = load_unique(
+            stream_with_delivery!().filter(streams::id.eq(id.as_str())),
             conn,
         )?;
         row.map(parse).transpose()
@@ -139,24 +170,23 @@ impl EventStream {
         conn: &mut DbConnection,
         tenant_id: Option<TenantId>,
     ) -> Result<Vec<Self>, DbError> {
-        let rows: Vec<StreamRow> = match tenant_id {
-            Some(tenant_id) => streams::table
+        let rows: Vec<(StreamRow, DeliveryRow)> = match tenant_id {
+            Some(tenant_id) => stream_with_delivery!()
                 .filter(streams::tenant_id.eq(tenant_id.get()))
                 .order(streams::created_at)
-                .select(StreamRow::as_select())
                 .load(conn)?,
-            None => streams::table
+            None => stream_with_delivery!()
                 .filter(streams::tenant_id.is_null())
                 .order(streams::created_at)
-                .select(StreamRow::as_select())
                 .load(conn)?,
         };
         rows.into_iter().map(parse).collect()
     }
 
-    /// Deletes the stream and its queue.
+    /// Deletes the stream, its queue and its delivery state.
     pub fn delete(conn: &mut DbConnection, id: &StreamId) -> Result<bool, DbError> {
         diesel::delete(queue::table.filter(queue::stream_id.eq(id.as_str()))).execute(conn)?;
+        diesel::delete(deliveries::table.find(id.as_str())).execute(conn)?;
         Ok(diesel::delete(streams::table.find(id.as_str())).execute(conn)? == 1)
     }
 
@@ -207,25 +237,34 @@ impl EventStream {
     }
 
     /// Sets the stream's status; back to enabled, its retries start afresh (a resumed
-    /// stream is pushed at once, oldest event first).
+    /// stream is pushed at once, oldest event first). Any delivery under way loses its
+    /// lease: it stops after the push in flight, and what it would have stored on release
+    /// does not overwrite this (the admin's change wins).
     pub fn set_status(
         conn: &mut DbConnection,
         id: &StreamId,
         status: StreamStatus,
     ) -> Result<(), DbError> {
-        let stream = streams::table.filter(streams::id.eq(id.as_str()));
+        diesel::update(streams::table.find(id.as_str()))
+            .set(streams::status.eq(status.as_str()))
+            .execute(conn)?;
+        let delivery = deliveries::table.find(id.as_str());
         if status == StreamStatus::Enabled {
-            diesel::update(stream)
+            diesel::update(delivery)
                 .set((
-                    streams::status.eq(status.as_str()),
-                    streams::attempts.eq(0),
-                    streams::failing_since.eq(None::<NaiveDateTime>),
-                    streams::next_attempt_at.eq(None::<NaiveDateTime>),
+                    deliveries::attempts.eq(0),
+                    deliveries::failing_since.eq(None::<NaiveDateTime>),
+                    deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                    deliveries::lease_until.eq(None::<NaiveDateTime>),
+                    deliveries::lease_owner.eq(None::<String>),
                 ))
                 .execute(conn)?;
         } else {
-            diesel::update(stream)
-                .set(streams::status.eq(status.as_str()))
+            diesel::update(delivery)
+                .set((
+                    deliveries::lease_until.eq(None::<NaiveDateTime>),
+                    deliveries::lease_owner.eq(None::<String>),
+                ))
                 .execute(conn)?;
         }
         Ok(())
@@ -270,18 +309,16 @@ pub fn lock_wanting(
             )
             .order(streams::id)
     };
-    let rows: Vec<StreamRow> = match conn {
-        DbConnection::Sqlite(conn) => wanting().select(StreamRow::as_select()).load(conn)?,
-        DbConnection::Postgres(conn) => wanting()
-            .select(StreamRow::as_select())
-            .for_no_key_update()
-            .load(conn)?,
+    let columns = (streams::id, streams::events_requested);
+    let rows: Vec<(String, String)> = match conn {
+        DbConnection::Sqlite(conn) => wanting().select(columns).load(conn)?,
+        DbConnection::Postgres(conn) => wanting().select(columns).for_no_key_update().load(conn)?,
     };
     let mut wanting = Vec::new();
-    for stream in rows.into_iter().map(parse) {
-        let stream = stream?;
-        if stream.wants(kind) {
-            wanting.push(stream.id);
+    for (id, requested) in rows {
+        let requested = parse_kinds(&requested)?;
+        if requested.is_empty() || requested.contains(&kind) {
+            wanting.push(parse_column(&id, "stream id")?);
         }
     }
     Ok(wanting)
@@ -321,16 +358,16 @@ pub fn claim_due_push(
     owner: &str,
     limit: i64,
 ) -> Result<Vec<EventStream>, DbError> {
+    // One statement: instances claiming at once skip each other's rows and take the next
+    // due streams, instead of all computing the same first ones.
     let ids: Vec<String> = match conn {
         DbConnection::Sqlite(conn) => due_push_streams!(now)
-            .order(streams::next_attempt_at)
             .limit(limit)
-            .select(streams::id)
+            .select(deliveries::stream_id)
             .load(conn)?,
         DbConnection::Postgres(conn) => due_push_streams!(now)
-            .order(streams::next_attempt_at)
             .limit(limit)
-            .select(streams::id)
+            .select(deliveries::stream_id)
             .for_update()
             .skip_locked()
             .load(conn)?,
@@ -338,15 +375,14 @@ pub fn claim_due_push(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::update(streams::table.filter(streams::id.eq_any(&ids)))
+    diesel::update(deliveries::table.filter(deliveries::stream_id.eq_any(&ids)))
         .set((
-            streams::lease_until.eq(lease_until),
-            streams::lease_owner.eq(owner),
+            deliveries::lease_until.eq(lease_until),
+            deliveries::lease_owner.eq(owner),
         ))
         .execute(conn)?;
-    let rows: Vec<StreamRow> = streams::table
+    let rows: Vec<(StreamRow, DeliveryRow)> = stream_with_delivery!()
         .filter(streams::id.eq_any(&ids))
-        .select(StreamRow::as_select())
         .load(conn)?;
     rows.into_iter().map(parse).collect()
 }
@@ -361,29 +397,62 @@ pub fn release(
     state: &DeliveryState,
     failed: bool,
 ) -> Result<(), DbError> {
-    let leased = streams::table
-        .filter(streams::id.eq(id.as_str()))
-        .filter(streams::lease_owner.eq(owner));
-    diesel::update(leased)
-        .set((
-            streams::attempts.eq(state.attempts),
-            streams::failing_since.eq(state.failing_since),
-            streams::next_attempt_at.eq(state.next_attempt_at),
-            streams::last_error.eq(state.last_error.as_deref()),
-            streams::lease_until.eq(None::<NaiveDateTime>),
-            streams::lease_owner.eq(None::<String>),
-        ))
-        .execute(conn)?;
+    let leased = || {
+        deliveries::table
+            .filter(deliveries::stream_id.eq(id.as_str()))
+            .filter(deliveries::lease_owner.eq(owner))
+    };
+    // The stream's row first, then its delivery row: the order `set_status` takes them in,
+    // so the two never wait for each other crosswise.
     if failed {
         diesel::update(
             streams::table
                 .filter(streams::id.eq(id.as_str()))
-                .filter(streams::status.eq(StreamStatus::Enabled.as_str())),
+                .filter(streams::status.eq(StreamStatus::Enabled.as_str()))
+                .filter(diesel::dsl::exists(leased())),
         )
         .set(streams::status.eq(StreamStatus::Failing.as_str()))
         .execute(conn)?;
     }
+    diesel::update(leased())
+        .set((
+            deliveries::attempts.eq(state.attempts),
+            deliveries::failing_since.eq(state.failing_since),
+            deliveries::next_attempt_at.eq(state.next_attempt_at),
+            deliveries::last_error.eq(state.last_error.as_deref()),
+            deliveries::lease_until.eq(None::<NaiveDateTime>),
+            deliveries::lease_owner.eq(None::<String>),
+        ))
+        .execute(conn)?;
     Ok(())
+}
+
+/// Acknowledges a pushed event and renews `owner`'s lease until `lease_until`, if the
+/// lease is still `owner`'s and the stream still enabled; `None` (nothing changed)
+/// otherwise: the delivery must stop (the stream was paused, resumed, deleted, or taken
+/// over after the lease lapsed). `Some` holds when the event was recorded (empty if it had
+/// left the queue meanwhile, e.g. its tenant was erased).
+pub fn acknowledge_leased(
+    conn: &mut DbConnection,
+    id: &StreamId,
+    owner: &str,
+    event_id: i64,
+    lease_until: NaiveDateTime,
+) -> Result<Option<Vec<NaiveDateTime>>, DbError> {
+    let renewed = diesel::update(
+        deliveries::table
+            .filter(deliveries::stream_id.eq(id.as_str()))
+            .filter(deliveries::lease_owner.eq(owner))
+            .filter(diesel::dsl::exists(
+                streams::table
+                    .filter(streams::id.eq(id.as_str()))
+                    .filter(streams::status.eq(StreamStatus::Enabled.as_str())),
+            )),
+    )
+    .set(deliveries::lease_until.eq(lease_until))
+    .execute(conn)?;
+    let recorded = EventStream::acknowledge(conn, id, &[event_id])?;
+    Ok((renewed == 1).then_some(recorded))
 }
 
 /// Takes a tenant's events off every queue (before erasing them).

@@ -216,7 +216,8 @@ impl Tenant {
         super::stream::dequeue_tenant(conn, id)?;
         diesel::delete(security_events::table.filter(security_events::tenant_id.eq(tenant)))
             .execute(conn)?;
-        // Its own streams' queues held only its events, just taken off every queue.
+        // Its own streams, their delivery state and what their queues still hold (the
+        // events that concern every tenant) go with them (ON DELETE CASCADE).
         diesel::delete(event_streams::table.filter(event_streams::tenant_id.eq(tenant)))
             .execute(conn)?;
         let erasure = Erasure {

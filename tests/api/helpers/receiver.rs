@@ -16,6 +16,8 @@ pub enum Answer {
     Redirect(String),
     /// Never answers (until the push times out).
     Hang,
+    /// Accepts until this many SETs were accepted, then answers this status.
+    AcceptUpTo(usize, u16),
 }
 
 /// One push received.
@@ -75,7 +77,11 @@ async fn receive(
     let answer = {
         let mut shared = shared.lock().unwrap();
         shared.requests += 1;
-        let answer = shared.answer.clone().unwrap_or(Answer::Accept);
+        let answer = match shared.answer.clone().unwrap_or(Answer::Accept) {
+            Answer::AcceptUpTo(count, _) if shared.accepted.len() < count => Answer::Accept,
+            Answer::AcceptUpTo(_, status) => Answer::Status(status),
+            answer => answer,
+        };
         if answer == Answer::Accept {
             shared.accepted.push(Received {
                 set: String::from_utf8_lossy(&body).into_owned(),
@@ -94,6 +100,7 @@ async fn receive(
         Answer::Redirect(location) => HttpResponse::Found()
             .insert_header(("Location", location))
             .finish(),
+        Answer::AcceptUpTo(..) => unreachable!("resolved above"),
         Answer::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             HttpResponse::Accepted().finish()

@@ -1,5 +1,6 @@
 //! tenauth's load benchmark: starts the real `tenauth` binary on a temporary database,
-//! seeds it, drives it over HTTP on loopback with reqwest, and prints one table.
+//! seeds it, drives it over HTTP on loopback (raw HTTP/1.1 keep-alive connections on one
+//! thread; `wrk` on `/healthz` as the referee when installed), and prints one table.
 //!
 //!     cargo bench --bench tenauth-bench -- [--database sqlite|postgres] [--duration S] [--concurrency N]
 //!
@@ -403,6 +404,12 @@ fn main() {
             .unwrap();
         let user_token = obtain_token(&http, &server.address, &credentials, "password").await;
         let duration = Duration::from_secs(args.duration);
+        let referee = {
+            let (address, concurrency) = (server.address.clone(), args.concurrency);
+            tokio::task::spawn_blocking(move || wrk_healthz(&address, concurrency, duration))
+                .await
+                .unwrap()
+        };
         let mut results = Vec::new();
         let c = || credentials.clone();
         for (name, scenario) in [
@@ -480,14 +487,26 @@ fn main() {
             .await;
             deletions.push(deletion);
         }
-        (results, deletions)
+        (results, deletions, referee)
     });
-    let (measurements, deletions) = measurements;
+    let (measurements, deletions, referee) = measurements;
     let rss_kib = peak_rss_kib(server.child.id());
     drop(server);
     drop_postgres(&postgres);
 
     print_table(&args, &measurements, hash_ms, rss_kib);
+    let ours = measurements
+        .iter()
+        .find(|measurement| measurement.name == "/healthz")
+        .map(|measurement| measurement.requests as f64 / measurement.seconds);
+    match (referee, ours) {
+        (Some(wrk), Some(ours)) => println!(
+            "load generator check: wrk -t1 -c{} on /healthz {wrk:.0} req/s, this generator {ours:.0} req/s ({:.0}% of wrk)",
+            args.concurrency,
+            ours * 100.0 / wrk
+        ),
+        _ => println!("load generator check: wrk not installed (apt install wrk)"),
+    }
     if !deletions.is_empty() {
         println!();
         println!("| tenant deletion | seconds | other tenant's introspection meanwhile: requests | p50 ms | p99 ms | errors |");
@@ -671,24 +690,32 @@ async fn measure(
             let mut latencies = Vec::new();
             let mut errors = 0;
             let mut refresh_token = None;
+            let mut connection = raw::Connection::new(&address);
+            // Requests that never change are built once.
+            let fixed = fixed_request(&address, &scenario);
             while Instant::now() < deadline {
-                let request = build_request(&http, &address, &scenario, &mut refresh_token).await;
+                let built;
+                let request = match &fixed {
+                    Some(request) => request,
+                    None => {
+                        built = build_request(&http, &address, &scenario, &mut refresh_token).await;
+                        &built
+                    }
+                };
                 let sent = Instant::now();
-                let outcome = request.send().await;
+                let outcome = connection.send(request).await;
                 let elapsed = sent.elapsed();
                 match outcome {
-                    Ok(response) if response.status().is_success() => {
+                    Ok(answer) if (200..300).contains(&answer.status) => {
                         if matches!(scenario, Scenario::Refresh(_)) {
-                            let body: serde_json::Value = response.json().await.unwrap_or_default();
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&answer.body).unwrap_or_default();
                             refresh_token = body["refresh_token"].as_str().map(str::to_owned);
                             latencies.push(elapsed.as_micros() as u64);
+                        } else if scenario.accepts(&answer.body) {
+                            latencies.push(elapsed.as_micros() as u64);
                         } else {
-                            let body = response.bytes().await.unwrap_or_default();
-                            if scenario.accepts(&body) {
-                                latencies.push(elapsed.as_micros() as u64);
-                            } else {
-                                errors += 1;
-                            }
+                            errors += 1;
                         }
                     }
                     _ => errors += 1,
@@ -746,32 +773,96 @@ async fn obtain_token(
         .to_owned()
 }
 
-/// The next request of a worker. A refresh worker logs in once (password grant, not
-/// measured) and then rotates its own refresh token on every request; a revocation
-/// worker obtains the token it will revoke before each measured request.
+fn basic(credentials: &Credentials) -> String {
+    use base64::Engine;
+    let pair = format!("{}:{}", credentials.id, credentials.secret);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// A form POST with HTTP Basic client authentication, as bytes.
+fn form_post(
+    address: &str,
+    path: &str,
+    credentials: &Credentials,
+    form: &[(&str, &str)],
+) -> Vec<u8> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    raw::request(
+        "POST",
+        address.trim_start_matches("http://"),
+        path,
+        &[
+            ("Authorization", &basic(credentials)),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// The request of a scenario whose every request is the same, built once.
+fn fixed_request(address: &str, scenario: &Scenario) -> Option<Vec<u8>> {
+    let host = address.trim_start_matches("http://");
+    Some(match scenario {
+        Scenario::Healthz => raw::request("GET", host, "/healthz", &[], b""),
+        Scenario::ClientCredentials(credentials) => form_post(
+            address,
+            "/oauth/token",
+            credentials,
+            &[("grant_type", "client_credentials")],
+        ),
+        Scenario::Password(credentials) => form_post(
+            address,
+            "/oauth/token",
+            credentials,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ],
+        ),
+        Scenario::Introspect {
+            credentials, token, ..
+        } => form_post(
+            address,
+            "/oauth/introspect",
+            credentials,
+            &[("token", token)],
+        ),
+        Scenario::PersonalToken(bearer) => raw::request(
+            "POST",
+            host,
+            "/oauth/personal-access-tokens",
+            &[
+                ("Authorization", &format!("Bearer {bearer}")),
+                ("Content-Type", "application/json"),
+            ],
+            br#"{"name":"bench","scopes":["read"]}"#,
+        ),
+        Scenario::Refresh(_) | Scenario::Revoke(_) => return None,
+    })
+}
+
+/// The next request of a worker whose requests change. A refresh worker logs in once
+/// (password grant, not measured) and then rotates its own refresh token on every
+/// request; a revocation worker obtains the token it will revoke before each measured
+/// request (with reqwest: not measured).
 async fn build_request(
     http: &reqwest::Client,
     address: &str,
     scenario: &Scenario,
     refresh_token: &mut Option<String>,
-) -> reqwest::RequestBuilder {
-    let post = |path: &str, credentials: &Credentials| {
-        http.post(format!("{address}{path}"))
-            .basic_auth(&credentials.id, Some(&credentials.secret))
-    };
+) -> Vec<u8> {
     match scenario {
-        Scenario::Healthz => http.get(format!("{address}/healthz")),
-        Scenario::ClientCredentials(credentials) => {
-            post("/oauth/token", credentials).form(&[("grant_type", "client_credentials")])
-        }
-        Scenario::Password(credentials) => post("/oauth/token", credentials).form(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "alice-password"),
-        ]),
         Scenario::Refresh(credentials) => {
             if refresh_token.is_none() {
-                let login = post("/oauth/token", credentials)
+                let login = http
+                    .post(format!("{address}/oauth/token"))
+                    .basic_auth(&credentials.id, Some(&credentials.secret))
                     .form(&[
                         ("grant_type", "password"),
                         ("username", "alice"),
@@ -783,25 +874,24 @@ async fn build_request(
                 let body: serde_json::Value = login.json().await.unwrap();
                 *refresh_token = body["refresh_token"].as_str().map(str::to_owned);
             }
-            post("/oauth/token", credentials).form(&[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    refresh_token.as_deref().unwrap_or_default(),
-                ),
-            ])
+            form_post(
+                address,
+                "/oauth/token",
+                credentials,
+                &[
+                    ("grant_type", "refresh_token"),
+                    (
+                        "refresh_token",
+                        refresh_token.as_deref().unwrap_or_default(),
+                    ),
+                ],
+            )
         }
-        Scenario::Introspect {
-            credentials, token, ..
-        } => post("/oauth/introspect", credentials).form(&[("token", token.as_str())]),
         Scenario::Revoke(credentials) => {
             let token = obtain_token(http, address, credentials, "client_credentials").await;
-            post("/oauth/revoke", credentials).form(&[("token", token.as_str())])
+            form_post(address, "/oauth/revoke", credentials, &[("token", &token)])
         }
-        Scenario::PersonalToken(bearer) => http
-            .post(format!("{address}/oauth/personal-access-tokens"))
-            .bearer_auth(bearer)
-            .json(&serde_json::json!({"name": "bench", "scopes": ["read"]})),
+        other => fixed_request(address, other).expect("a fixed request"),
     }
 }
 
@@ -849,4 +939,144 @@ fn print_table(args: &Args, measurements: &[Measurement], hash_ms: f64, rss_kib:
     if let Some(rss) = rss_kib {
         println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
     }
+}
+
+/// A minimal HTTP/1.1 client over one keep-alive connection: requests are bytes built
+/// once, answers are read by their `Content-Length`. reqwest spends more CPU per request
+/// than tenauth's fast endpoints do, which made the load generator the bottleneck (the
+/// issue-16 rule: `/healthz` must reach 90% of `wrk -t1` in the same run).
+mod raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub struct Connection {
+        address: String,
+        stream: Option<TcpStream>,
+        buffer: Vec<u8>,
+    }
+
+    /// An answer: its status and body.
+    pub struct Answer {
+        pub status: u16,
+        pub body: Vec<u8>,
+    }
+
+    /// The bytes of a request to `host` (`127.0.0.1:port`).
+    pub fn request(
+        method: &str,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<u8> {
+        let mut bytes = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n").into_bytes();
+        for (name, value) in headers {
+            bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        if method != "GET" {
+            bytes.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack
+            .windows(needle.len())
+            .position(|window| window == needle)
+    }
+
+    fn content_length(head: &[u8]) -> Option<usize> {
+        let head = std::str::from_utf8(head).ok()?;
+        head.split("\r\n").find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())
+                .flatten()
+        })
+    }
+
+    impl Connection {
+        pub fn new(address: &str) -> Self {
+            Self {
+                address: address.trim_start_matches("http://").to_owned(),
+                stream: None,
+                buffer: Vec::with_capacity(8192),
+            }
+        }
+
+        /// Sends `request` and reads its answer; reconnects once if the connection was
+        /// closed meanwhile.
+        pub async fn send(&mut self, request: &[u8]) -> std::io::Result<Answer> {
+            match self.try_send(request).await {
+                Ok(answer) => Ok(answer),
+                Err(_) => {
+                    self.stream = None;
+                    self.try_send(request).await
+                }
+            }
+        }
+
+        async fn try_send(&mut self, request: &[u8]) -> std::io::Result<Answer> {
+            if self.stream.is_none() {
+                let stream = TcpStream::connect(&self.address).await?;
+                stream.set_nodelay(true)?;
+                self.stream = Some(stream);
+            }
+            let stream = self.stream.as_mut().expect("connected");
+            stream.write_all(request).await?;
+            self.buffer.clear();
+            let closed = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+            let head_end = loop {
+                if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                    break end + 4;
+                }
+                let mut chunk = [0u8; 4096];
+                let read = stream.read(&mut chunk).await?;
+                if read == 0 {
+                    return Err(closed());
+                }
+                self.buffer.extend_from_slice(&chunk[..read]);
+            };
+            let head = &self.buffer[..head_end];
+            let status = std::str::from_utf8(&head[9..12])
+                .ok()
+                .and_then(|code| code.parse().ok())
+                .unwrap_or(0);
+            let length = content_length(head).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "no Content-Length")
+            })?;
+            while self.buffer.len() < head_end + length {
+                let mut chunk = [0u8; 4096];
+                let read = stream.read(&mut chunk).await?;
+                if read == 0 {
+                    return Err(closed());
+                }
+                self.buffer.extend_from_slice(&chunk[..read]);
+            }
+            Ok(Answer {
+                status,
+                body: self.buffer[head_end..head_end + length].to_vec(),
+            })
+        }
+    }
+}
+
+/// `wrk -t1 -c<concurrency>` on `/healthz` for `duration`, if wrk is installed (Debian
+/// package `wrk`): the referee the load generator must come within 90% of.
+fn wrk_healthz(address: &str, concurrency: usize, duration: Duration) -> Option<f64> {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{concurrency}"),
+            &format!("-d{}s", duration.as_secs().max(1)),
+            &format!("{address}/healthz"),
+        ])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|rate| rate.trim().parse().ok())
 }

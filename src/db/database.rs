@@ -243,16 +243,54 @@ impl Database {
         }
     }
 
-    /// [`Database::write`] for async code: runs on tokio's blocking pool (the SQLite writer
-    /// answers through a blocking channel, and PostgreSQL blocks in libpq).
+    /// [`Database::write`] for async code. On SQLite the work is queued straight to the
+    /// writer thread, whose answer wakes the calling task (the file check runs there too:
+    /// nothing here touches the file system); on PostgreSQL it runs on tokio's blocking
+    /// pool, as libpq blocks.
     pub async fn write_async<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let db = self.clone();
-        blocking(move || db.write(work)).await
+        match &self.writer {
+            WritePath::Sqlite(writer) => writer.write_async(self.checked(work)).await,
+            WritePath::Postgres(_) => {
+                let db = self.clone();
+                blocking(move || db.write(work)).await
+            }
+        }
+    }
+
+    /// [`Database::write_single_statement`] for async code, as [`Database::write_async`].
+    pub async fn write_single_statement_async<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        match &self.writer {
+            WritePath::Sqlite(writer) => writer.write_async(self.checked(work)).await,
+            WritePath::Postgres(_) => {
+                let db = self.clone();
+                blocking(move || db.write_single_statement(work)).await
+            }
+        }
+    }
+
+    /// `work`, preceded by the SQLite file check, to run on the writer thread.
+    fn checked<T, E, F>(&self, work: F) -> impl FnOnce(&mut DbConnection) -> Result<T, E> + Send
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        E: From<DbError>,
+    {
+        let guard = self.sqlite_file.clone();
+        move |conn| {
+            if let Some(guard) = guard {
+                guard.check(false)?;
+            }
+            work(conn)
+        }
     }
 
     /// [`Database::write`] for work whose writes are **one statement**, atomic on its own

@@ -123,7 +123,8 @@ impl OAuthServer {
     /// it runs as that write: the client is authenticated, the token signed and stored in
     /// one piece of work on the writer (SQLite's writer thread, a pooled connection on
     /// PostgreSQL), two thread hand-offs in all instead of four (BENCHMARKS.md, seventh
-    /// session). The other grants still take the blocking pool.
+    /// session). A refresh-token rotation is one write too. The password grant (Argon2)
+    /// and the authorization code grant still take the blocking pool.
     pub async fn exchange(
         self: &Arc<Self>,
         credentials: PresentedCredentials,
@@ -142,6 +143,18 @@ impl OAuthServer {
                     })
                     .await
             }
+            // A rotation is one write too: the lookup of the presented token included.
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self
+                .db
+                .write_async(move |conn| {
+                    let client = server.authenticate_caller(conn, &credentials)?.client;
+                    refresh_token::rotate(&server, conn, &client, &refresh_token, scope, now)
+                })
+                .await
+                .and_then(refresh_token::finish),
             request => blocking(move || server.exchange_now(&credentials, request, now)).await,
         };
         issued
@@ -150,7 +163,7 @@ impl OAuthServer {
     }
 
     fn exchange_now(
-        &self,
+        self: &Arc<Self>,
         credentials: &PresentedCredentials,
         request: TokenRequest,
         now: NaiveDateTime,
@@ -172,7 +185,14 @@ impl OAuthServer {
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope,
-            } => refresh_token::issue(self, &client, &refresh_token, scope, now),
+            } => {
+                let server = Arc::clone(self);
+                self.db
+                    .write(move |conn| {
+                        refresh_token::rotate(&server, conn, &client, &refresh_token, scope, now)
+                    })
+                    .and_then(refresh_token::finish)
+            }
             TokenRequest::AuthorizationCode {
                 code,
                 redirect_uri,

@@ -14,6 +14,7 @@ use super::refusal_error;
 use crate::db::models::client::Client;
 use crate::db::models::event::revoke_and_report;
 use crate::db::models::token::RefreshToken;
+use crate::db::DbConnection;
 use crate::domain::{GrantType, RevocationTarget, Scope, TokenKind};
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
 use crate::oauth::{OAuthError, OAuthServer};
@@ -21,19 +22,23 @@ use crate::oauth::{OAuthError, OAuthServer};
 const INVALID: &str = "the refresh token is invalid";
 
 /// How the rotating transaction ended.
-enum Rotation {
+pub(super) enum Rotation {
     Issued(IssuedTokens),
     /// The token had been used already: the family is revoked, and that must commit.
-    ReuseDetected,
+    ReuseDetected(Box<RefreshToken>),
 }
 
-pub(super) fn issue(
+/// Rotates `presented` inside the caller's write: finds it, checks it, revokes its family
+/// on reuse (returned as `Ok`, so that the revocation commits), or marks it used and
+/// stores its successor. [`finish`] turns the outcome into the answer.
+pub(super) fn rotate(
     server: &OAuthServer,
+    conn: &mut DbConnection,
     client: &Client,
     presented: &str,
     requested: Option<Scope>,
     now: NaiveDateTime,
-) -> Result<IssuedTokens, OAuthError> {
+) -> Result<Rotation, OAuthError> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(OAuthError::unauthorized_client());
     }
@@ -41,10 +46,8 @@ pub(super) fn issue(
         .hasher
         .hash_presented_refresh_token(presented)
         .ok_or(OAuthError::invalid_grant(INVALID))?;
-    let stored = server
-        .db
-        .read(|conn| RefreshToken::find_by_hash(conn, &hash))?
-        .ok_or(OAuthError::invalid_grant(INVALID))?;
+    let stored =
+        RefreshToken::find_by_hash(conn, &hash)?.ok_or(OAuthError::invalid_grant(INVALID))?;
     let tenant_id = stored.tenant_id;
     if stored.client_id != client.id || tenant_id != client.tenant_id {
         if tenant_id != client.tenant_id {
@@ -57,9 +60,10 @@ pub(super) fn issue(
     if stored.revoked_at.is_some() || stored.expires_at <= now {
         return Err(OAuthError::invalid_grant(INVALID));
     }
+    let family = RevocationTarget::Family(stored.family_id.clone());
     if stored.used_at.is_some() {
-        revoke_for_reuse(server, &stored, now)?;
-        return Err(OAuthError::invalid_grant(INVALID));
+        revoke_and_report(conn, tenant_id, &family, now)?;
+        return Ok(Rotation::ReuseDetected(Box::new(stored)));
     }
 
     let family_scope: Scope = stored
@@ -91,40 +95,25 @@ pub(super) fn issue(
         },
         now,
     )?;
-    let rotated = stored.clone();
-    let rotation = server.db.write(move |conn| {
-        // Tenant, client and user first (see `PreparedTokens::check`), then the token rows.
-        prepared.check(conn)?.map_err(refusal_error)?;
-        if !rotated.mark_used(conn, now)? {
-            let family = RevocationTarget::Family(rotated.family_id);
-            revoke_and_report(conn, tenant_id, &family, now)?;
-            return Ok::<_, OAuthError>(Rotation::ReuseDetected);
-        }
-        Ok(Rotation::Issued(prepared.insert(conn)?))
-    })?;
+    // Tenant, client and user first (see `PreparedTokens::check`), then the token rows.
+    prepared.check(conn)?.map_err(refusal_error)?;
+    if !stored.mark_used(conn, now)? {
+        revoke_and_report(conn, tenant_id, &family, now)?;
+        return Ok(Rotation::ReuseDetected(Box::new(stored)));
+    }
+    Ok(Rotation::Issued(prepared.insert(conn)?))
+}
+
+/// The answer to a committed rotation: the new tokens, or `invalid_grant` for a reuse
+/// (whose family revocation has committed).
+pub(super) fn finish(rotation: Rotation) -> Result<IssuedTokens, OAuthError> {
     match rotation {
         Rotation::Issued(issued) => Ok(issued),
-        Rotation::ReuseDetected => {
+        Rotation::ReuseDetected(stored) => {
             log_reuse(&stored);
             Err(OAuthError::invalid_grant(INVALID))
         }
     }
-}
-
-fn revoke_for_reuse(
-    server: &OAuthServer,
-    stored: &RefreshToken,
-    now: NaiveDateTime,
-) -> Result<(), OAuthError> {
-    let (tenant_id, family) = (
-        stored.tenant_id,
-        RevocationTarget::Family(stored.family_id.clone()),
-    );
-    server
-        .db
-        .write(move |conn| revoke_and_report(conn, tenant_id, &family, now))?;
-    log_reuse(stored);
-    Ok(())
 }
 
 fn log_reuse(stored: &RefreshToken) {

@@ -75,13 +75,13 @@ pub async fn check_endpoint(
     endpoint: &PushEndpoint,
     policy: AddressPolicy,
 ) -> Result<(), InvalidPushEndpoint> {
-    let (host, port) = endpoint.host_and_port();
-    if let Ok(address) = host.parse::<IpAddr>() {
+    if let Some(address) = endpoint.literal_address() {
         return policy
             .permits(address)
             .then_some(())
             .ok_or(InvalidPushEndpoint);
     }
+    let (host, port) = endpoint.host_and_port();
     let addresses = resolve(&host, port)
         .await
         .map_err(|_| InvalidPushEndpoint)?;

@@ -109,12 +109,10 @@ impl PushEndpoint {
         if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
             return Err(InvalidPushEndpoint);
         }
-        let host = url.host().ok_or(InvalidPushEndpoint)?;
-        let literal = match host {
-            url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
-            url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-            url::Host::Domain(_) => None,
-        };
+        if url.host().is_none() {
+            return Err(InvalidPushEndpoint);
+        }
+        let literal = literal_address(&url);
         match url.scheme() {
             "https" => {}
             // Plain http only where nothing travels over a network: a loopback address
@@ -128,18 +126,27 @@ impl PushEndpoint {
         Ok(Self(url))
     }
 
-    /// The host and port to resolve.
+    /// The host's address when the URL names one (no resolution to judge).
+    pub fn literal_address(&self) -> Option<IpAddr> {
+        literal_address(&self.0)
+    }
+
+    /// The host name and port to resolve (for a host that is not an address).
     pub fn host_and_port(&self) -> (String, u16) {
-        let host = match self.0.host() {
-            Some(url::Host::Ipv6(v6)) => v6.to_string(),
-            Some(host) => host.to_string(),
-            None => String::new(),
-        };
+        let host = self.0.host_str().unwrap_or_default().to_owned();
         (host, self.0.port_or_known_default().unwrap_or(443))
     }
 
     pub fn as_str(&self) -> &str {
         self.0.as_str()
+    }
+}
+
+fn literal_address(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
     }
 }
 

@@ -126,11 +126,6 @@ macro_rules! stream_with_delivery {
 }
 
 impl EventStream {
-    /// Whether the stream wants events of `kind`.
-    pub fn wants(&self, kind: EventKind) -> bool {
-        self.events_requested.is_empty() || self.events_requested.contains(&kind)
-    }
-
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
         let requested: Vec<&str> = self
             .events_requested

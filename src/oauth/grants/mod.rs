@@ -155,59 +155,48 @@ impl OAuthServer {
                 })
                 .await
                 .and_then(refresh_token::finish),
-            request => blocking(move || server.exchange_now(&credentials, request, now)).await,
+            TokenRequest::Password {
+                username,
+                password,
+                scope,
+            } => {
+                blocking(move || {
+                    let client = server.authenticated_client(&credentials)?;
+                    password::issue(&server, &client, &username, password, scope, now)
+                })
+                .await
+            }
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                blocking(move || {
+                    let client = server.authenticated_client(&credentials)?;
+                    let presented = authorization_code::Presented {
+                        code: &code,
+                        redirect_uri: redirect_uri.as_deref(),
+                        code_verifier: code_verifier.as_deref(),
+                    };
+                    authorization_code::redeem(&server, &client, presented, now)
+                })
+                .await
+            }
         };
         issued
             .map(TokenResponse::from)
             .map_err(|error| error.with_basic_challenge(via_basic))
     }
 
-    fn exchange_now(
-        self: &Arc<Self>,
+    /// The authenticated client, read on the calling (blocking) thread.
+    fn authenticated_client(
+        &self,
         credentials: &PresentedCredentials,
-        request: TokenRequest,
-        now: NaiveDateTime,
-    ) -> Result<IssuedTokens, OAuthError> {
-        let client = self
+    ) -> Result<Client, OAuthError> {
+        Ok(self
             .db
             .read(|conn| self.authenticate_caller(conn, credentials))?
-            .client;
-        match request {
-            TokenRequest::ClientCredentials { scope } => {
-                let grant = client_credentials::grant(self, &client, scope)?;
-                issue_grant(self, grant, now)
-            }
-            TokenRequest::Password {
-                username,
-                password,
-                scope,
-            } => password::issue(self, &client, &username, password, scope, now),
-            TokenRequest::RefreshToken {
-                refresh_token,
-                scope,
-            } => {
-                let server = Arc::clone(self);
-                self.db
-                    .write(move |conn| {
-                        refresh_token::rotate(&server, conn, &client, &refresh_token, scope, now)
-                    })
-                    .and_then(refresh_token::finish)
-            }
-            TokenRequest::AuthorizationCode {
-                code,
-                redirect_uri,
-                code_verifier,
-            } => authorization_code::redeem(
-                self,
-                &client,
-                authorization_code::Presented {
-                    code: &code,
-                    redirect_uri: redirect_uri.as_deref(),
-                    code_verifier: code_verifier.as_deref(),
-                },
-                now,
-            ),
-        }
+            .client)
     }
 }
 

@@ -36,8 +36,8 @@ pub async fn record(
     let response = next.call(request).await?;
     let route = response
         .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .app_data::<super::RoutePattern>()
+        .map_or("unmatched", |pattern| pattern.0);
     let elapsed = started.elapsed();
     let status = response.status();
     if let Some(state) = state {

@@ -46,29 +46,45 @@ pub fn configure(config: &mut web::ServiceConfig) {
             AppError::invalid_request("the query string is not of the documented shape").into()
         }))
         .default_service(web::to(not_found));
-    let mut allowed: Vec<(&'static str, Vec<Method>)> = Vec::new();
+    // One resource per path, in the table's order, holding its methods' routes; any other
+    // method on it is 405 naming the ones allowed (RFC 9110 §15.5.6).
+    let mut resources: Vec<(&'static str, Vec<Method>, Vec<Route>)> = Vec::new();
     for Endpoint {
         method,
         path,
         route,
     } in endpoints()
     {
-        config.route(path, route);
-        match allowed.iter_mut().find(|(known, _)| *known == path) {
-            Some((_, methods)) => methods.push(method),
-            None => allowed.push((path, vec![method])),
+        match resources.iter_mut().find(|(known, _, _)| *known == path) {
+            Some((_, methods, routes)) => {
+                methods.push(method);
+                routes.push(route);
+            }
+            None => resources.push((path, vec![method], vec![route])),
         }
     }
-    // Any other method on a known path: 405 naming the ones allowed (RFC 9110 §15.5.6).
-    for (path, methods) in allowed {
+    for (path, methods, routes) in resources {
         let allow = methods
             .iter()
             .map(Method::as_str)
             .collect::<Vec<_>>()
             .join(", ");
-        config.route(path, web::to(move || method_not_allowed(allow.clone())));
+        let resource = routes.into_iter().fold(
+            web::resource(path).app_data(RoutePattern(path)),
+            actix_web::Resource::route,
+        );
+        config.service(
+            resource.default_service(web::to(move || method_not_allowed(allow.clone()))),
+        );
     }
 }
+
+/// The route pattern a request matched (`/admin/tenants/{id}`), for metrics and the access
+/// log: read from the matched resource's data instead of matching the path against every
+/// pattern again, which `HttpRequest::match_pattern` does (a regex per dynamic route, on
+/// every request: BENCHMARKS.md, eighth session).
+#[derive(Debug, Clone, Copy)]
+pub struct RoutePattern(pub &'static str);
 
 /// One endpoint: what the router serves and the OpenAPI document describes.
 pub struct Endpoint {

@@ -294,10 +294,10 @@ impl Database {
     }
 
     /// [`Database::write`] for work whose writes are **one statement**, atomic on its own
-    /// (reads may follow it): on PostgreSQL it runs outside an explicit transaction,
-    /// saving the `BEGIN` and `COMMIT` round trips; on SQLite it is the same as `write`.
-    /// Work with two writing statements must use `write`: here a failure between them
-    /// would leave the first committed.
+    /// (reads may come before or after it): on PostgreSQL it runs outside an explicit
+    /// transaction, saving the `BEGIN` and `COMMIT` round trips; on SQLite it is the same
+    /// as `write`. Work with two writing statements must use `write`, or run them in a
+    /// transaction of its own: here a failure between them would leave the first committed.
     pub fn write_single_statement<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,

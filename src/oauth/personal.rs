@@ -11,7 +11,7 @@ use super::{ErrorCode, OAuthServer};
 use crate::db::models::client::Client;
 use crate::db::models::event::revoke_and_report;
 use crate::db::models::token::AccessTokenSummary;
-use crate::db::{blocking, DbError};
+use crate::db::DbError;
 use crate::domain::{Name, Refusal, RevocationTarget, Scope, TokenId, TokenKind};
 
 /// Why a personal access token request was refused.
@@ -38,22 +38,13 @@ pub enum PersonalTokenError {
 
 impl OAuthServer {
     /// Creates a personal access token for the caller's user, with at most the caller's
-    /// scopes. Runs on the blocking pool (signing, then the write).
+    /// scopes. One write, as the client credentials grant: the tenant's personal-access
+    /// client read, the token signed and stored in one piece of work on the writer
+    /// (`write_single_statement_async`: one writing statement on PostgreSQL).
     pub async fn create_personal_token(
         self: &Arc<Self>,
         caller: ActiveToken,
         name: String,
-        scope: Scope,
-        now: NaiveDateTime,
-    ) -> Result<IssuedTokens, PersonalTokenError> {
-        let server = Arc::clone(self);
-        blocking(move || server.create_personal_token_now(&caller, &name, scope, now)).await
-    }
-
-    fn create_personal_token_now(
-        &self,
-        caller: &ActiveToken,
-        name: &str,
         scope: Scope,
         now: NaiveDateTime,
     ) -> Result<IssuedTokens, PersonalTokenError> {
@@ -62,32 +53,37 @@ impl OAuthServer {
         if !scope.is_subset_of(&caller.scope) {
             return Err(PersonalTokenError::ScopeTooWide);
         }
-        let client = self
+        let server = Arc::clone(self);
+        let tenant_id = caller.tenant_id;
+        let issued = self
             .db
-            .read(|conn| Client::find_personal_access(conn, caller.tenant_id))?
-            .ok_or(PersonalTokenError::Inactive)?;
-        let prepared = self
-            .prepare_tokens(
-                TokenGrant {
-                    tenant_id: caller.tenant_id,
+            .write_single_statement_async(move |conn| {
+                let client = Client::find_personal_access(conn, tenant_id)?
+                    .ok_or(PersonalTokenError::Inactive)?;
+                let grant = TokenGrant {
+                    tenant_id,
                     client_id: client.id,
                     user_id: Some(user_id),
                     kind: TokenKind::Personal,
                     scope,
                     name: Some(name.to_string()),
-                    lifetime: self.lifetimes.personal,
+                    lifetime: server.lifetimes.personal,
                     refresh: RefreshPlan::None,
-                },
-                now,
-            )
-            .map_err(|error| match error.code {
-                ErrorCode::InvalidScope => PersonalTokenError::ScopeRefused(error.description),
-                _ => PersonalTokenError::Signing,
-            })?;
-        let issued = self
-            .db
-            .write_single_statement(move |conn| prepared.store(conn))?
-            .map_err(|_: Refusal| PersonalTokenError::Inactive)?;
+                };
+                let prepared =
+                    server
+                        .prepare_tokens(grant, now)
+                        .map_err(|error| match error.code {
+                            ErrorCode::InvalidScope => {
+                                PersonalTokenError::ScopeRefused(error.description)
+                            }
+                            _ => PersonalTokenError::Signing,
+                        })?;
+                prepared
+                    .store(conn)?
+                    .map_err(|_: Refusal| PersonalTokenError::Inactive)
+            })
+            .await?;
         issued.log();
         Ok(issued)
     }

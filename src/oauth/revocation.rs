@@ -56,7 +56,9 @@ impl OAuthServer {
     /// `POST /oauth/revoke` (RFC 7009 §2). Unknown, garbage, expired and already-revoked
     /// tokens succeed and change nothing (§2.2). Runs as one write (authentication, lookup,
     /// revocation and its event), on SQLite straight on the writer thread: two thread
-    /// hand-offs, as for the client credentials grant.
+    /// hand-offs, as for the client credentials grant. On PostgreSQL outside an explicit
+    /// transaction: the revocation and its event are atomic on their own
+    /// (`revoke_and_report`), and the reads before them need none.
     pub async fn revoke(
         self: &Arc<Self>,
         credentials: PresentedCredentials,
@@ -66,7 +68,9 @@ impl OAuthServer {
     ) -> Result<(), OAuthError> {
         let server = Arc::clone(self);
         self.db
-            .write_async(move |conn| server.revoke_on(conn, &credentials, &token, hint, now))
+            .write_single_statement_async(move |conn| {
+                server.revoke_on(conn, &credentials, &token, hint, now)
+            })
             .await
     }
 

@@ -73,9 +73,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource(path).app_data(RoutePattern(path)),
             actix_web::Resource::route,
         );
-        config.service(
-            resource.default_service(web::to(move || method_not_allowed(allow.clone()))),
-        );
+        config
+            .service(resource.default_service(web::to(move || method_not_allowed(allow.clone()))));
     }
 }
 

@@ -280,10 +280,37 @@ impl EventStream {
     }
 }
 
-/// The streams that want an event of `kind` of `tenant_id` (its tenant's and the
-/// platform-wide ones, or every stream for a kind that concerns every tenant; whatever their status: a paused or failing stream keeps its events),
-/// locked until the recording transaction ends. Called **before** the event is inserted:
-/// on PostgreSQL an event id is taken at insert, not at commit, so two transactions could
+/// The streams that want an event of `kind` of `tenant_id`: its tenant's and the
+/// platform-wide ones (every stream, for a kind that concerns every tenant), whatever their
+/// status (a paused or failing stream keeps its events), that asked for every kind (stored
+/// as `''`) or name this one among their space-separated kinds. In id order. The one home
+/// of that rule: [`lock_wanting`] and PostgreSQL's one-statement revocation
+/// ([`wanting_locked_pg`]) both run it. (A macro: the query's type is too long to spell.)
+macro_rules! wanting_streams {
+    ($tenant_id:expr, $kind:expr) => {{
+        use diesel::sql_types::{Bool, Text};
+        let kind: EventKind = $kind;
+        streams::table
+            .filter(
+                streams::tenant_id
+                    .eq($tenant_id.get())
+                    .or(streams::tenant_id.is_null())
+                    .or(kind.concerns_every_tenant().into_sql::<Bool>()),
+            )
+            .filter(
+                streams::events_requested.eq("").or(" "
+                    .into_sql::<Text>()
+                    .concat(streams::events_requested)
+                    .concat(" ")
+                    .like(format!("% {} %", kind.as_str()))),
+            )
+            .order(streams::id)
+    }};
+}
+
+/// The streams that want an event of `kind` of `tenant_id` ([`wanting_streams`]), locked
+/// until the recording transaction ends. Called **before** the event is inserted: on
+/// PostgreSQL an event id is taken at insert, not at commit, so two transactions could
 /// commit their events in the opposite order of their ids; holding the streams' rows from
 /// before the insert to the commit makes every stream's queue order its commit order
 /// (SQLite has one writer, so there it is so anyway). Locked in id order, so two
@@ -293,30 +320,29 @@ pub fn lock_wanting(
     tenant_id: TenantId,
     kind: EventKind,
 ) -> Result<Vec<StreamId>, DbError> {
-    let every_tenant = kind.concerns_every_tenant();
-    let wanting = || {
-        streams::table
-            .filter(
-                streams::tenant_id
-                    .eq(tenant_id.get())
-                    .or(streams::tenant_id.is_null())
-                    .or(every_tenant.into_sql::<diesel::sql_types::Bool>()),
-            )
-            .order(streams::id)
+    let ids: Vec<String> = match conn {
+        DbConnection::Sqlite(conn) => wanting_streams!(tenant_id, kind)
+            .select(streams::id)
+            .load(conn)?,
+        DbConnection::Postgres(conn) => wanting_streams!(tenant_id, kind)
+            .select(streams::id)
+            .for_no_key_update()
+            .load(conn)?,
     };
-    let columns = (streams::id, streams::events_requested);
-    let rows: Vec<(String, String)> = match conn {
-        DbConnection::Sqlite(conn) => wanting().select(columns).load(conn)?,
-        DbConnection::Postgres(conn) => wanting().select(columns).for_no_key_update().load(conn)?,
-    };
-    let mut wanting = Vec::new();
-    for (id, requested) in rows {
-        let requested = parse_kinds(&requested)?;
-        if requested.is_empty() || requested.contains(&kind) {
-            wanting.push(parse_column(&id, "stream id")?);
-        }
-    }
-    Ok(wanting)
+    ids.iter().map(|id| parse_column(id, "stream id")).collect()
+}
+
+/// [`lock_wanting`]'s query on PostgreSQL, to be part of a larger statement: selects the
+/// ids of the wanting streams, locking them.
+pub(super) fn wanting_locked_pg(
+    tenant_id: TenantId,
+    kind: EventKind,
+) -> Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + Send> {
+    Box::new(
+        wanting_streams!(tenant_id, kind)
+            .select(streams::id)
+            .for_no_key_update(),
+    )
 }
 
 /// Queues a just-recorded event for the streams [`lock_wanting`] returned. Part of the

@@ -43,7 +43,7 @@ pub async fn record(
     if let Some(state) = state {
         state
             .metrics
-            .request_answered(&route, method, status.as_str(), elapsed.as_secs_f64());
+            .request_answered(route, method, status.as_str(), elapsed.as_secs_f64());
     }
     log::info!(
         target: "tenauth::access",

@@ -9,7 +9,7 @@ use chrono::{NaiveDateTime, SubsecRound};
 use super::jwt::{self, AccessTokenClaims};
 use super::{OAuthError, OAuthServer};
 use crate::db::models::token::issue::load_standing;
-use crate::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens};
+use crate::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens, RefreshToken, Rotated};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{
     subject, ClientId, FamilyId, PlainSecret, Refusal, Scope, Standing, TenantId, TokenId,
@@ -211,6 +211,25 @@ impl PreparedTokens {
             .check(conn)?
             .err()
             .unwrap_or(Refusal::ClientInactive)))
+    }
+
+    /// Stores these tokens as the successor of `old` in its family
+    /// ([`NewTokens::rotate_if_permitted`]: standing, the once-only mark of `old`, the rows,
+    /// atomically; one statement on PostgreSQL). `Ok(None)`: `old` was used (or revoked)
+    /// meanwhile, a reuse; nothing is stored.
+    pub fn store_rotating(
+        self,
+        conn: &mut DbConnection,
+        old: &RefreshToken,
+        now: NaiveDateTime,
+    ) -> Result<Result<Option<IssuedTokens>, Refusal>, DbError> {
+        Ok(match self.rows().rotate_if_permitted(conn, old, now)? {
+            Rotated::Stored => Ok(Some(self.issued())),
+            Rotated::AlreadyUsed => Ok(None),
+            Rotated::NotPermitted => {
+                Err(self.check(conn)?.err().unwrap_or(Refusal::ClientInactive))
+            }
+        })
     }
 
     /// Re-checks the standing of the tenant, the client and the user inside the caller's

@@ -2,7 +2,8 @@
 //! PostgreSQL's one-statement issuance. These tests check, on both backends and for every
 //! combination of tenant status, client state and user state, that storage reads the
 //! standing the rule is given, and that the issuing statement stores a token exactly when
-//! the rule says it may.
+//! the rule says it may (and PostgreSQL's one-statement rotation too, which also marks the
+//! old refresh token used only then, and only once).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +11,9 @@ use std::time::Duration;
 use tenauth::db::models::client::{revoke_clients, NewClient};
 use tenauth::db::models::tenant::{NewTenant, Tenant};
 use tenauth::db::models::token::issue::load_standing;
-use tenauth::db::models::token::{AccessTokenState, NewAccessToken, NewRefreshToken, NewTokens};
+use tenauth::db::models::token::{
+    AccessTokenState, NewAccessToken, NewRefreshToken, NewTokens, RefreshToken, Rotated,
+};
 use tenauth::db::models::user::{NewUser, User};
 use tenauth::db::{Database, DbConnection, DbError};
 use tenauth::domain::{
@@ -32,8 +35,71 @@ struct Arranged {
 
 /// A client and a user of another (active) tenant.
 struct Foreign {
+    tenant_id: TenantId,
     client: ClientId,
     user: UserId,
+}
+
+/// New tokens for `tenant_id`, `client_id` and `user_id` (a refresh token in `family_id`),
+/// whatever their standing.
+fn new_tokens<'a>(
+    ids: &'a (TokenId, TokenId, FamilyId),
+    hashes: &'a (
+        tenauth::secrets::AccessTokenHash,
+        tenauth::secrets::RefreshTokenHash,
+    ),
+    tenant_id: TenantId,
+    client_id: &'a ClientId,
+    user_id: Option<UserId>,
+) -> NewTokens<'a> {
+    let created_at = now();
+    NewTokens {
+        access: NewAccessToken {
+            id: &ids.0,
+            tenant_id,
+            client_id,
+            user_id,
+            kind: TokenKind::Password,
+            name: None,
+            scopes: "read",
+            created_at,
+            expires_at: created_at + Duration::from_secs(60),
+            token_hash: &hashes.0,
+        },
+        refresh: Some(NewRefreshToken {
+            id: &ids.1,
+            token_hash: &hashes.1,
+            tenant_id,
+            client_id,
+            user_id,
+            access_token_id: &ids.0,
+            family_id: &ids.2,
+            scopes: "read",
+            created_at,
+            expires_at: created_at + Duration::from_secs(600),
+        }),
+    }
+}
+
+fn new_ids(
+    hasher: &SecretHasher,
+) -> (
+    (TokenId, TokenId, FamilyId),
+    (
+        tenauth::secrets::AccessTokenHash,
+        tenauth::secrets::RefreshTokenHash,
+    ),
+) {
+    let ids = (
+        TokenId::generate(),
+        TokenId::generate(),
+        FamilyId::generate(),
+    );
+    let hashes = (
+        hasher.hash_access_token(ids.0.as_str()),
+        hasher.hash_presented_refresh_token(ids.1.as_str()).unwrap(),
+    );
+    (ids, hashes)
 }
 
 fn new_tenant(conn: &mut DbConnection, slug: &str) -> Result<TenantId, DbError> {
@@ -172,7 +238,7 @@ both_backends! {
         let foreign = database
             .write(|conn| {
                 let other = new_tenant(conn, "other")?;
-                Ok::<_, DbError>(Foreign { client: new_client(conn, other)?, user: new_user(conn, other, "stranger")? })
+                Ok::<_, DbError>(Foreign { tenant_id: other, client: new_client(conn, other)?, user: new_user(conn, other, "stranger")? })
             })
             .unwrap();
         let hasher = SecretHasher::new(&[0; 32]);
@@ -213,6 +279,37 @@ both_backends! {
                     .unwrap();
                 assert_eq!(issued.0, permitted, "{case}: issued");
                 checked += 1;
+
+                // A rotation stores its tokens, and marks the old refresh token used, exactly
+                // when the rule permits; a second rotation of the same token is refused as a
+                // reuse (the old token: one of the other tenant's, whose standing is good).
+                let (old_ids, old_hashes) = new_ids(&hasher);
+                let old_hash = old_hashes.1.clone();
+                let (foreign_tenant, foreign_client, foreign_user) = (foreign.tenant_id, foreign.client.clone(), foreign.user);
+                let old = database
+                    .write(move |conn| {
+                        new_tokens(&old_ids, &old_hashes, foreign_tenant, &foreign_client, Some(foreign_user)).insert(conn)?;
+                        RefreshToken::find_by_hash(conn, &old_hashes.1)
+                    })
+                    .unwrap()
+                    .expect("the old refresh token");
+                for attempt in ["first", "second"] {
+                    let (ids, hashes) = new_ids(&hasher);
+                    let (client, old) = (client_id.clone(), old.clone());
+                    let rotated = database
+                        .write_single_statement(move |conn| {
+                            new_tokens(&ids, &hashes, tenant_id, &client, user_id).rotate_if_permitted(conn, &old, now())
+                        })
+                        .unwrap();
+                    let expected = match (permitted, attempt) {
+                        (false, _) => Rotated::NotPermitted,
+                        (true, "first") => Rotated::Stored,
+                        (true, _) => Rotated::AlreadyUsed,
+                    };
+                    assert_eq!(rotated, expected, "{case}: {attempt} rotation");
+                }
+                let after = database.read(move |conn| RefreshToken::find_by_hash(conn, &old_hash)).unwrap().expect("the old refresh token");
+                assert_eq!(after.used_at.is_some(), permitted, "{case}: the old refresh token marked used");
 
                 // And a stored token is judged by the same rule when it is read back.
                 if issued.0 {

@@ -149,7 +149,7 @@ impl OAuthServer {
                 scope,
             } => self
                 .db
-                .write_async(move |conn| {
+                .write_single_statement_async(move |conn| {
                     let client = server.authenticate_caller(conn, &credentials)?.client;
                     refresh_token::rotate(&server, conn, &client, &refresh_token, scope, now)
                 })

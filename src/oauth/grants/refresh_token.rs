@@ -30,7 +30,10 @@ pub(super) enum Rotation {
 
 /// Rotates `presented` inside the caller's write: finds it, checks it, revokes its family
 /// on reuse (returned as `Ok`, so that the revocation commits), or marks it used and
-/// stores its successor. [`finish`] turns the outcome into the answer.
+/// stores its successor. [`finish`] turns the outcome into the answer. Each write here is
+/// atomic on its own (the rotation: `PreparedTokens::store_rotating`; a reuse's family
+/// revocation: `revoke_and_report`), so on PostgreSQL the caller runs it outside a
+/// transaction.
 pub(super) fn rotate(
     server: &OAuthServer,
     conn: &mut DbConnection,
@@ -95,13 +98,17 @@ pub(super) fn rotate(
         },
         now,
     )?;
-    // Tenant, client and user first (see `PreparedTokens::check`), then the token rows.
-    prepared.check(conn)?.map_err(refusal_error)?;
-    if !stored.mark_used(conn, now)? {
-        revoke_and_report(conn, tenant_id, &family, now)?;
-        return Ok(Rotation::ReuseDetected(Box::new(stored)));
+    match prepared
+        .store_rotating(conn, &stored, now)?
+        .map_err(refusal_error)?
+    {
+        Some(issued) => Ok(Rotation::Issued(issued)),
+        // Used by a concurrent rotation: a reuse like any other.
+        None => {
+            revoke_and_report(conn, tenant_id, &family, now)?;
+            Ok(Rotation::ReuseDetected(Box::new(stored)))
+        }
     }
-    Ok(Rotation::Issued(prepared.insert(conn)?))
 }
 
 /// The answer to a committed rotation: the new tokens, or `invalid_grant` for a reuse

@@ -10,6 +10,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::family::RefreshToken;
 use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
 use crate::db::{load_unique, parse_column, DbConnection, DbError, Prepared};
 use crate::domain::standing::sql;
@@ -198,11 +199,12 @@ impl NewTokens<'_> {
     pub fn insert_if_permitted(&self, conn: &mut DbConnection) -> Result<bool, DbError> {
         match conn {
             DbConnection::Postgres(conn) => {
-                let stored: i64 = IssueIfPermitted {
+                let (_, stored) = IssueIfPermitted {
                     tokens: self,
                     user_id: self.access.user_id.map(UserId::get),
+                    rotating: None,
                 }
-                .get_result(conn)?;
+                .get_result::<(i64, i64)>(conn)?;
                 Ok(stored == 1)
             }
             DbConnection::Sqlite(_) => {
@@ -211,6 +213,51 @@ impl NewTokens<'_> {
                 }
                 self.insert(conn)?;
                 Ok(true)
+            }
+        }
+    }
+
+    /// A refresh-token rotation's write: stores these tokens, the successor of `old` in
+    /// its family, if, and only if, their [`Standing`] permits it **and** `old` can be
+    /// marked used (once: of several concurrent rotations exactly one marks it, the row
+    /// count decides), under the family's lock ([`super::family::lock_family`]), atomically.
+    ///
+    /// On PostgreSQL one statement ([`IssueIfPermitted`] with `rotating`): three round
+    /// trips fewer than the lock, the standing check, the mark and the inserts, and no
+    /// transaction around it. On SQLite those steps inside the writer's savepoint.
+    pub fn rotate_if_permitted(
+        &self,
+        conn: &mut DbConnection,
+        old: &RefreshToken,
+        now: NaiveDateTime,
+    ) -> Result<Rotated, DbError> {
+        match conn {
+            DbConnection::Postgres(conn) => {
+                let (permitted, stored) = IssueIfPermitted {
+                    tokens: self,
+                    user_id: self.access.user_id.map(UserId::get),
+                    rotating: Some(Rotating {
+                        old: old.id.as_str(),
+                        family: old.family_id.as_str(),
+                        now,
+                    }),
+                }
+                .get_result::<(i64, i64)>(conn)?;
+                Ok(match (permitted, stored) {
+                    (0, _) => Rotated::NotPermitted,
+                    (_, 0) => Rotated::AlreadyUsed,
+                    _ => Rotated::Stored,
+                })
+            }
+            DbConnection::Sqlite(_) => {
+                if !self.permitted(conn)? {
+                    return Ok(Rotated::NotPermitted);
+                }
+                if !old.mark_used(conn, now)? {
+                    return Ok(Rotated::AlreadyUsed);
+                }
+                self.insert(conn)?;
+                Ok(Rotated::Stored)
             }
         }
     }
@@ -233,19 +280,45 @@ impl NewTokens<'_> {
     }
 }
 
+/// How a rotation's write ([`NewTokens::rotate_if_permitted`]) ended; nothing is stored
+/// unless `Stored`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotated {
+    Stored,
+    /// The tenant, the client or the user no longer stands ([`load_standing`] tells which).
+    NotPermitted,
+    /// The old refresh token was used (or revoked) meanwhile: a reuse.
+    AlreadyUsed,
+}
+
 /// PostgreSQL's issuing statement: a data-modifying `WITH` that reads the tenant, client
 /// and user rows `FOR SHARE` (the locks [`load_standing`] takes, in the same order) and
 /// inserts the access row, and the refresh row after it, only if they stand by
-/// [`crate::domain::standing::sql`]. It answers how many access rows it stored (0 or 1).
+/// [`crate::domain::standing::sql`]. It answers whether they stood (0 or 1) and how many
+/// access rows it stored (0 or 1).
+///
+/// For a rotation (`rotating`) it first takes the family's lock (the advisory lock of
+/// [`super::family::lock_family`], as a one-time filter of the standing read, so before any row lock, as
+/// in the transaction this replaces), and marks the old refresh token used (only if
+/// unused and unrevoked) once the standing holds; the new rows are inserted only if that
+/// mark was made.
 ///
 /// Written as a query fragment rather than `sql_query`, because diesel never prepares a
 /// `sql_query`, and PostgreSQL would parse and plan this statement on every token. Its
-/// text depends only on which of the user and the refresh token are present, so each
-/// connection prepares at most four variants once.
+/// text depends only on which of the user, the refresh token and the rotation are
+/// present, so each connection prepares at most a few variants once.
 struct IssueIfPermitted<'a, 'b> {
     tokens: &'b NewTokens<'a>,
     /// The access token's user id, as bound.
     user_id: Option<i64>,
+    rotating: Option<Rotating<'b>>,
+}
+
+/// The refresh token a rotation replaces.
+struct Rotating<'b> {
+    old: &'b str,
+    family: &'b str,
+    now: NaiveDateTime,
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IssueIfPermitted<'_, '_> {
@@ -255,8 +328,18 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IssueIfPermitted<'
     ) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
         let NewTokens { access, refresh } = self.tokens;
+        if let Some(rotating) = &self.rotating {
+            out.push_sql(
+                "WITH family_lock AS MATERIALIZED \
+                 (SELECT pg_advisory_xact_lock(hashtextextended(",
+            );
+            out.push_bind_param::<Text, _>(rotating.family)?;
+            out.push_sql(", 0))), ");
+        } else {
+            out.push_sql("WITH ");
+        }
         out.push_sql(
-            "WITH permitted AS (SELECT t.id FROM tenants t \
+            "permitted AS MATERIALIZED (SELECT t.id FROM tenants t \
              JOIN oauth_clients c ON c.tenant_id = t.id AND c.id = ",
         );
         out.push_bind_param::<Text, _>(access.client_id.as_str())?;
@@ -270,6 +353,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IssueIfPermitted<'
         out.push_sql(sql::TENANT_ACTIVE);
         out.push_sql(" AND ");
         out.push_sql(sql::CLIENT_ACTIVE);
+        if self.rotating.is_some() {
+            out.push_sql(" AND EXISTS (SELECT 1 FROM family_lock)");
+        }
         if access.user_id.is_some() {
             out.push_sql(" AND ");
             out.push_sql(sql::USER_ENABLED);
@@ -277,8 +363,19 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IssueIfPermitted<'
         } else {
             out.push_sql(" FOR SHARE OF t, c");
         }
+        out.push_sql(")");
+        if let Some(rotating) = &self.rotating {
+            out.push_sql(", used AS (UPDATE oauth_refresh_tokens SET used_at = ");
+            out.push_bind_param::<Timestamp, _>(&rotating.now)?;
+            out.push_sql(" WHERE id = ");
+            out.push_bind_param::<Text, _>(rotating.old)?;
+            out.push_sql(
+                " AND used_at IS NULL AND revoked_at IS NULL \
+                 AND EXISTS (SELECT 1 FROM permitted) RETURNING 1)",
+            );
+        }
         out.push_sql(
-            "), access AS (INSERT INTO oauth_access_tokens (id, tenant_id, client_id, \
+            ", access AS (INSERT INTO oauth_access_tokens (id, tenant_id, client_id, \
              user_id, kind, name, scopes, created_at, expires_at, token_hash) SELECT ",
         );
         out.push_bind_param::<Text, _>(access.id.as_str())?;
@@ -298,7 +395,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IssueIfPermitted<'
         out.push_bind_param::<Timestamp, _>(&access.expires_at)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(access.token_hash.as_str())?;
-        out.push_sql(" FROM permitted RETURNING id, tenant_id, client_id, user_id, created_at)");
+        out.push_sql(" FROM permitted");
+        if self.rotating.is_some() {
+            out.push_sql(" WHERE EXISTS (SELECT 1 FROM used)");
+        }
+        out.push_sql(" RETURNING id, tenant_id, client_id, user_id, created_at)");
         if let Some(refresh) = refresh {
             out.push_sql(
                 ", refresh AS (INSERT INTO oauth_refresh_tokens (id, token_hash, tenant_id, \
@@ -316,19 +417,19 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IssueIfPermitted<'
             out.push_bind_param::<Timestamp, _>(&refresh.expires_at)?;
             out.push_sql(" FROM access)");
         }
-        out.push_sql(" SELECT count(*) FROM access");
+        out.push_sql(" SELECT (SELECT count(*) FROM permitted), (SELECT count(*) FROM access)");
         Ok(())
     }
 }
 
 impl diesel::query_builder::QueryId for IssueIfPermitted<'_, '_> {
     type QueryId = ();
-    // Not static (the text has four variants), so diesel caches it by its SQL text.
+    // Not static (the text has a few variants), so diesel caches it by its SQL text.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
 impl diesel::query_builder::Query for IssueIfPermitted<'_, '_> {
-    type SqlType = diesel::sql_types::BigInt;
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
 }
 
 impl RunQueryDsl<diesel::pg::PgConnection> for IssueIfPermitted<'_, '_> {}

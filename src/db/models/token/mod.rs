@@ -27,7 +27,7 @@ pub mod revoke;
 pub mod state;
 
 pub use family::{lock_family, RefreshToken};
-pub use issue::{NewAccessToken, NewRefreshToken, NewTokens};
+pub use issue::{NewAccessToken, NewRefreshToken, NewTokens, Rotated};
 pub use listing::{count_access_tokens, AccessTokenSummary, TokenQuery};
 pub use purge::{purge_batch, PurgeCursor};
 pub use revoke::{revoke_tokens, RevocationCounts};

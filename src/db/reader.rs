@@ -10,8 +10,11 @@
 //! up the next without sleeping while the queue is non-empty, and none ever waits for a
 //! connection (the gain is measured in BENCHMARKS.md, second session).
 //!
-//! Only reads run here. Work that writes or hashes passwords stays on tokio's blocking
-//! pool ([`super::blocking`]), so a burst of logins cannot hold up introspection.
+//! Reads run here, and on PostgreSQL, where every pooled connection may write, async
+//! writes too (`Database::write_async`): one thread per connection either way, so a write
+//! waiting on a lock holds no more than the connection it would hold anyway. Work that
+//! hashes passwords stays on tokio's blocking pool ([`super::blocking`]), so a burst of
+//! logins cannot hold up introspection.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

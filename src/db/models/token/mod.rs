@@ -2,7 +2,8 @@
 //! reads or writes a token row, one file per job.
 //!
 //! - [`issue`]: storing new tokens, only while their tenant, client and user stand
-//!   (`domain::Standing`); on PostgreSQL in one statement;
+//!   (`domain::Standing`), and a rotation's successor tokens; on PostgreSQL each in one
+//!   statement;
 //! - [`state`]: a token's row joined with what its validity depends on, for validation
 //!   and introspection;
 //! - [`family`]: refresh tokens by hash, rotation (`mark_used`) and the family lock;
@@ -13,7 +14,8 @@
 //! - [`erase`]: deleting a deleted tenant's tokens (right to erasure).
 //!
 //! The refresh-token lifecycle in one place: a refresh token is written beside the access
-//! token of its grant ([`issue`]), is used once ([`family::RefreshToken::mark_used`]),
+//! token of its grant ([`issue`]), is used once ([`issue::NewTokens::rotate_if_permitted`],
+//! which marks it with [`family::RefreshToken::mark_used`] on SQLite),
 //! revoked with its family or its access token ([`revoke`]), refused by every read while
 //! its tenant, client or user does not stand ([`state`]), and deleted by [`purge`] once
 //! expired or revoked long enough, or by [`erase`] with its tenant.

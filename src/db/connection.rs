@@ -66,6 +66,15 @@ impl ConnectFailures {
         self.last_ms.store(now.max(1), Ordering::Relaxed);
     }
 
+    /// A connect succeeded: the database is back, and requests wait for a connection
+    /// again. Without this, for a second after the last failed connect a request that
+    /// found no idle connection was refused even though connects succeeded again (the
+    /// outage test's flake: an introspection answered 503 after the first token issued
+    /// following the outage).
+    fn clear(&self) {
+        self.last_ms.store(0, Ordering::Relaxed);
+    }
+
     /// How long ago a connect last failed, if one did.
     pub(super) fn since_last(&self) -> Option<Duration> {
         match self.last_ms.load(Ordering::Relaxed) {
@@ -85,8 +94,9 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         let connected = self.open();
-        if connected.is_err() {
-            self.failures.record();
+        match &connected {
+            Ok(_) => self.failures.clear(),
+            Err(_) => self.failures.record(),
         }
         connected
     }

@@ -256,25 +256,12 @@ both_backends! {
                 assert_eq!(read, expected, "{case}: the standing read");
 
                 // The issuing statement (SQL on PostgreSQL, the rule on SQLite) agrees.
-                let jti = TokenId::generate();
-                let (access_hash, refresh_hash) = (hasher.hash_access_token(jti.as_str()), hasher.hash_presented_refresh_token(jti.as_str()).unwrap());
-                let (refresh_id, family_id) = (TokenId::generate(), FamilyId::generate());
+                let (ids, hashes) = new_ids(&hasher);
                 let issued = database
                     .write_single_statement(move |conn| {
-                        let created_at = now();
-                        NewTokens {
-                            access: NewAccessToken {
-                                id: &jti, tenant_id, client_id: &client, user_id, kind: TokenKind::Password, name: None,
-                                scopes: "read", created_at, expires_at: created_at + Duration::from_secs(60), token_hash: &access_hash,
-                            },
-                            refresh: Some(NewRefreshToken {
-                                id: &refresh_id, token_hash: &refresh_hash, tenant_id, client_id: &client, user_id,
-                                access_token_id: &jti, family_id: &family_id, scopes: "read", created_at,
-                                expires_at: created_at + Duration::from_secs(600),
-                            }),
-                        }
-                        .insert_if_permitted(conn)
-                        .map(|stored| (stored, jti))
+                        new_tokens(&ids, &hashes, tenant_id, &client, user_id)
+                            .insert_if_permitted(conn)
+                            .map(|stored| (stored, ids.0.clone()))
                     })
                     .unwrap();
                 assert_eq!(issued.0, permitted, "{case}: issued");

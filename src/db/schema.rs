@@ -12,6 +12,7 @@ diesel::table! {
         updated_at -> Timestamp,
         suspended_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
+        platform_access -> Bool,
     }
 }
 

@@ -173,6 +173,43 @@ impl Lifecycle {
             .await
     }
 
+    /// Allows or refuses platform staff inside the tenant (`platform_access`), audited in
+    /// the tenant's trail; idempotent. Asked of the platform tenant itself, it is refused:
+    /// its own staff need no exchange to act there.
+    pub async fn set_platform_access(
+        &self,
+        actor: Actor,
+        id: TenantId,
+        allowed: bool,
+        now: NaiveDateTime,
+    ) -> Result<Tenant, LifecycleError> {
+        if id.is_platform() {
+            return Err(LifecycleError::Invalid(
+                "platform_access is a setting of the other tenants",
+            ));
+        }
+        self.db
+            .write_async(move |conn| {
+                let tenant = lock_live_tenant(conn, id, TenantLock::Tenant)?;
+                if tenant.platform_access != allowed {
+                    Tenant::set_platform_access(conn, id, allowed, now)?;
+                    let details = serde_json::json!({ "platform_access": allowed });
+                    let action = AuditAction::TenantPlatformAccess;
+                    audit(
+                        conn,
+                        id,
+                        &actor,
+                        action,
+                        Some(&id.to_string()),
+                        Some(details),
+                        now,
+                    )?;
+                }
+                Tenant::find(conn, id)?.ok_or(LifecycleError::NotFound("no such tenant"))
+            })
+            .await
+    }
+
     /// Deletes the tenant: one transaction that marks it deleted and revokes all its tokens
     /// and clients. The platform tenant cannot be deleted; a deleted tenant is not found.
     pub async fn delete_tenant(

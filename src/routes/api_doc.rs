@@ -48,6 +48,7 @@ use super::{admin, consents, events, health, me, metrics, pages, personal, token
         admin::tenants::create_tenant,
         admin::tenants::list_tenants,
         admin::tenants::get_tenant,
+        admin::tenants::update_tenant,
         admin::tenants::delete_tenant,
         admin::tenants::suspend_tenant,
         admin::tenants::activate_tenant,

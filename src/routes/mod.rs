@@ -216,6 +216,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         at(M::GET, "/admin/tenants", admin::tenants::list_tenants),
         at(M::GET, "/admin/tenants/{id}", admin::tenants::get_tenant),
         at(
+            M::PATCH,
+            "/admin/tenants/{id}",
+            admin::tenants::update_tenant,
+        ),
+        at(
             M::DELETE,
             "/admin/tenants/{id}",
             admin::tenants::delete_tenant,

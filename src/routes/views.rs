@@ -35,6 +35,9 @@ pub struct TenantView {
     pub updated_at: String,
     pub suspended_at: Option<String>,
     pub deleted_at: Option<String>,
+    /// Whether platform staff may act inside the tenant (token exchange); the tenant's
+    /// admins set it with `PATCH /admin/tenants/{id}`.
+    pub platform_access: bool,
 }
 
 impl From<&Tenant> for TenantView {
@@ -48,6 +51,7 @@ impl From<&Tenant> for TenantView {
             updated_at: rfc3339(tenant.updated_at),
             suspended_at: tenant.suspended_at.map(rfc3339),
             deleted_at: tenant.deleted_at.map(rfc3339),
+            platform_access: tenant.platform_access,
         }
     }
 }

@@ -144,6 +144,84 @@ both_backends! {
         assert_eq!(audit.status(), 403);
     }
 
+    async fn a_tenants_admins_and_the_platform_set_whether_platform_staff_may_act_there(db) {
+        use reqwest::Method;
+        let app = spawn_app(db).await;
+        let (_, platform) = platform_admin(&app).await;
+        let acme = app.provision_tenant("acme").await;
+        let globex = app.provision_tenant("globex").await;
+        let admin_of = |tenant_id: TenantId| {
+            let app = &app;
+            async move {
+                let client = app.provision_client(tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true).await;
+                let token = json_with_status(app.client_credentials(&client, None).await, 200).await["access_token"].as_str().unwrap().to_owned();
+                (client, token)
+            }
+        };
+        let (acme_admin_client, acme_admin) = admin_of(acme.tenant_id).await;
+        let (_, globex_admin) = admin_of(globex.tenant_id).await;
+        let acme_path = format!("/admin/tenants/{}", acme.tenant_id);
+        let patch = |token: String, path: String, body: serde_json::Value| {
+            let app = &app;
+            async move { call(app, Method::PATCH, &path, Some(&token), Some(body)).await }
+        };
+        let audited = || {
+            let (app, path, token) = (&app, format!("{acme_path}/audit-events"), acme_admin.clone());
+            async move {
+                let trail = json_with_status(call(app, Method::GET, &path, Some(&token), None).await, 200).await;
+                trail["items"].as_array().unwrap().iter().filter(|event| event["action"] == "tenant.platform_access").cloned().collect::<Vec<_>>()
+            }
+        };
+
+        let shown = json_with_status(call(&app, Method::GET, &acme_path, Some(&acme_admin), None).await, 200).await;
+        assert_eq!(shown["platform_access"], true, "on by default");
+
+        // The tenant's own admin turns it off: answered, shown, audited once however often it is said.
+        let changed = json_with_status(patch(acme_admin.clone(), acme_path.clone(), serde_json::json!({"platform_access": false})).await, 200).await;
+        assert_eq!(changed["platform_access"], false);
+        assert_eq!(changed["slug"], "acme");
+        let again = json_with_status(patch(acme_admin.clone(), acme_path.clone(), serde_json::json!({"platform_access": false})).await, 200).await;
+        assert_eq!(again["platform_access"], false);
+        let shown = json_with_status(call(&app, Method::GET, &acme_path, Some(&platform), None).await, 200).await;
+        assert_eq!(shown["platform_access"], false, "the platform sees the tenant's choice");
+        let events = audited().await;
+        assert_eq!(events.len(), 1, "one change, one audit event: {events:?}");
+        assert_eq!(events[0]["actor"], format!("client:{}", acme_admin_client.id));
+        assert_eq!(events[0]["details"]["platform_access"], false);
+
+        // An empty merge patch changes nothing.
+        let unchanged = json_with_status(patch(acme_admin.clone(), acme_path.clone(), serde_json::json!({})).await, 200).await;
+        assert_eq!(unchanged["platform_access"], false);
+
+        // Nobody else's admin, no token without an admin scope, no malformed body.
+        assert_eq!(patch(globex_admin.clone(), acme_path.clone(), serde_json::json!({"platform_access": true})).await.status(), 403, "another tenant's admin");
+        let reader = crate::helpers::admin_token(&app, acme.tenant_id, "read").await;
+        assert_eq!(patch(reader, acme_path.clone(), serde_json::json!({"platform_access": true})).await.status(), 403, "a token without an admin scope");
+        for (body, case) in [
+            (serde_json::json!({"platform_access": "no"}), "not a boolean"),
+            (serde_json::json!({"platform_access": true, "status": "deleted"}), "an unknown member"),
+            (serde_json::json!({"name": "Renamed"}), "a member that cannot be patched"),
+            (serde_json::json!([true]), "not an object"),
+        ] {
+            let refused = patch(acme_admin.clone(), acme_path.clone(), body).await;
+            assert_eq!(refused.status(), 400, "{case}");
+            assert_eq!(json_with_status(refused, 400).await["error"], "invalid_request", "{case}");
+        }
+        let shown = json_with_status(call(&app, Method::GET, &acme_path, Some(&acme_admin), None).await, 200).await;
+        assert_eq!(shown["platform_access"], false, "refused changes lost nothing");
+
+        // A platform admin may turn it back on; the platform tenant has no such setting.
+        let restored = json_with_status(patch(platform.clone(), acme_path.clone(), serde_json::json!({"platform_access": true})).await, 200).await;
+        assert_eq!(restored["platform_access"], true);
+        assert_eq!(audited().await.len(), 2);
+        let own = patch(platform.clone(), format!("/admin/tenants/{}", TenantId::PLATFORM), serde_json::json!({"platform_access": false})).await;
+        assert_eq!(json_with_status(own, 400).await["error"], "invalid_request");
+        // A deleted tenant has no settings left to change.
+        let globex_path = format!("/admin/tenants/{}", globex.tenant_id);
+        assert_eq!(call(&app, Method::DELETE, &globex_path, Some(&platform), None).await.status(), 200);
+        assert_eq!(patch(platform.clone(), globex_path, serde_json::json!({"platform_access": false})).await.status(), 404);
+    }
+
     async fn suspension_makes_a_tenants_tokens_inactive_until_activation(db) {
         let app = spawn_app(db).await;
         let (platform, token) = platform_admin(&app).await;

@@ -20,6 +20,7 @@ pub struct TenantRow {
     pub updated_at: NaiveDateTime,
     pub suspended_at: Option<NaiveDateTime>,
     pub deleted_at: Option<NaiveDateTime>,
+    pub platform_access: bool,
 }
 
 /// A tenant, parsed from its row.
@@ -33,6 +34,9 @@ pub struct Tenant {
     pub updated_at: NaiveDateTime,
     pub suspended_at: Option<NaiveDateTime>,
     pub deleted_at: Option<NaiveDateTime>,
+    /// Whether platform staff may act inside the tenant (token exchange, RFC 8693); its
+    /// admins decide.
+    pub platform_access: bool,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -49,6 +53,7 @@ impl TryFrom<TenantRow> for Tenant {
             updated_at: row.updated_at,
             suspended_at: row.suspended_at,
             deleted_at: row.deleted_at,
+            platform_access: row.platform_access,
         })
     }
 }
@@ -147,6 +152,22 @@ impl Tenant {
             )?,
         };
         row.map(Tenant::try_from).transpose()
+    }
+
+    /// Allows or refuses platform staff inside the tenant.
+    pub fn set_platform_access(
+        conn: &mut DbConnection,
+        id: TenantId,
+        allowed: bool,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(tenants::table.find(id.get()))
+            .set((
+                tenants::platform_access.eq(allowed),
+                tenants::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
     }
 
     /// Sets the status (and the timestamp that goes with it).

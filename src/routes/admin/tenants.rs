@@ -111,6 +111,48 @@ pub async fn get_tenant(
     Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 
+/// The body of `PATCH /admin/tenants/{id}`: a JSON merge patch (RFC 7396) of the tenant's
+/// settings; a member left out is left as it is.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    /// `false`: platform staff may no longer act inside the tenant (token exchange with
+    /// `audience=urn:tenauth:tenant:<id>` is refused), `true`: they may again.
+    platform_access: Option<bool>,
+}
+
+/// `PATCH /admin/tenants/{id}`: the tenant's admins, or a platform admin, change its
+/// settings; each change is recorded in the tenant's audit trail.
+#[utoipa::path(
+    patch,
+    path = "/admin/tenants/{id}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "tenant id")),
+    request_body = UpdateTenant,
+    responses((status = 200, description = "the tenant, changed", body = TenantView), TenantErrors),
+    security(("bearer" = []))
+)]
+pub async fn update_tenant(
+    admin: TenantAdmin,
+    JsonObject(body): JsonObject<UpdateTenant>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = match body.platform_access {
+        Some(allowed) => {
+            state
+                .lifecycle
+                .set_platform_access(admin.actor, admin.tenant_id, allowed, now())
+                .await?
+        }
+        None => state
+            .lifecycle
+            .find_tenant(admin.tenant_id)
+            .await?
+            .ok_or(AppError::not_found("no such tenant"))?,
+    };
+    Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
+}
+
 /// `POST /admin/tenants/{id}/suspend` (platform).
 #[utoipa::path(
     post,

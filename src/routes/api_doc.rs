@@ -53,6 +53,7 @@ use super::{admin, consents, events, health, me, metrics, pages, personal, token
         admin::tenants::suspend_tenant,
         admin::tenants::activate_tenant,
         admin::tenants::list_audit_events,
+        admin::tenants::list_platform_audit_events,
         admin::clients::create_client,
         admin::clients::list_clients,
         admin::clients::get_client,

@@ -241,6 +241,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             admin::tenants::list_audit_events,
         ),
         at(
+            M::GET,
+            "/admin/audit-events",
+            admin::tenants::list_platform_audit_events,
+        ),
+        at(
             M::POST,
             "/admin/tenants/{id}/clients",
             admin::clients::create_client,

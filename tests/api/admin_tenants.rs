@@ -222,6 +222,39 @@ both_backends! {
         assert_eq!(patch(platform.clone(), globex_path, serde_json::json!({"platform_access": false})).await.status(), 404);
     }
 
+    async fn the_platforms_audit_trail_is_apart_from_every_tenants(db) {
+        use reqwest::Method;
+        let app = spawn_app(db).await;
+        let (_, platform) = platform_admin(&app).await;
+        let created = json_with_status(call(&app, Method::POST, "/admin/tenants", Some(&platform), Some(serde_json::json!({"slug": "acme", "name": "Acme"}))).await, 201).await;
+        let acme = created["id"].as_i64().unwrap();
+        let client = serde_json::json!({"name": "ops", "grant_types": ["client_credentials"], "scopes": ["admin"], "confidential": true});
+        json_with_status(call(&app, Method::POST, &format!("/admin/tenants/{}/clients", TenantId::PLATFORM), Some(&platform), Some(client.clone())).await, 201).await;
+        let tenant_client = serde_json::json!({"name": "svc", "grant_types": ["client_credentials"], "scopes": ["read"], "confidential": true});
+        json_with_status(call(&app, Method::POST, &format!("/admin/tenants/{acme}/clients"), Some(&platform), Some(tenant_client)).await, 201).await;
+
+        let trail = |path: String, token: String| {
+            let app = &app;
+            async move {
+                let page = json_with_status(call(app, Method::GET, &path, Some(&token), None).await, 200).await;
+                page["items"].as_array().unwrap().iter().map(|event| (event["action"].as_str().unwrap().to_owned(), event["tenant_id"].as_i64().unwrap())).collect::<Vec<_>>()
+            }
+        };
+        let platform_trail = trail("/admin/audit-events".to_owned(), platform.clone()).await;
+        // The platform admin's own client (provisioned through the lifecycle), then "ops".
+        assert_eq!(platform_trail, vec![("client.create".to_owned(), TenantId::PLATFORM.get()); 2], "the platform's own changes only");
+        let acme_trail = trail(format!("/admin/tenants/{acme}/audit-events"), platform.clone()).await;
+        assert_eq!(acme_trail, vec![("client.create".to_owned(), acme), ("tenant.create".to_owned(), acme)], "the tenant's, newest first");
+
+        // Paged like a tenant's; only platform admins read it.
+        let first = json_with_status(call(&app, Method::GET, "/admin/audit-events?limit=1", Some(&platform), None).await, 200).await;
+        assert_eq!(first["items"].as_array().unwrap().len(), 1);
+        let tenant_admin = crate::helpers::admin_token(&app, TenantId::new(acme), "tenant:admin").await;
+        assert_eq!(call(&app, Method::GET, "/admin/audit-events", Some(&tenant_admin), None).await.status(), 403);
+        assert_eq!(call(&app, Method::GET, "/admin/audit-events", None, None).await.status(), 401);
+        assert_eq!(call(&app, Method::GET, "/admin/audit-events?limit=0", Some(&platform), None).await.status(), 400);
+    }
+
     async fn suspension_makes_a_tenants_tokens_inactive_until_activation(db) {
         let app = spawn_app(db).await;
         let (platform, token) = platform_admin(&app).await;

@@ -235,10 +235,38 @@ pub async fn list_audit_events(
     listing: web::Query<AuditListing>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    audit_page(&state, admin.tenant_id, &listing).await
+}
+
+/// `GET /admin/audit-events` (platform): the platform's own trail (changes in the platform
+/// tenant: its clients, users, streams), newest first, `?limit=&before=`; apart from every
+/// tenant's trail, which `GET /admin/tenants/{id}/audit-events` lists.
+#[utoipa::path(
+    get,
+    path = "/admin/audit-events",
+    tag = "admin",
+    params(AuditListing),
+    responses((status = 200, description = "newest first", body = AuditEventPage), PlatformErrors),
+    security(("bearer" = []))
+)]
+pub async fn list_platform_audit_events(
+    _admin: PlatformAdmin,
+    listing: web::Query<AuditListing>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    audit_page(&state, TenantId::PLATFORM, &listing).await
+}
+
+/// One page of a tenant's audit trail.
+async fn audit_page(
+    state: &AppState,
+    tenant_id: TenantId,
+    listing: &AuditListing,
+) -> Result<HttpResponse, AppError> {
     let limit = listing.limit.get()?;
     let events = state
         .lifecycle
-        .list_audit_events(admin.tenant_id, listing.before, limit)
+        .list_audit_events(tenant_id, listing.before, limit)
         .await?;
     Ok(HttpResponse::Ok().json(AuditEventPage {
         next: next_cursor(&events, limit, |event| event.id),

@@ -214,20 +214,27 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let threads = self.reader_threads()?;
-        let db = self.clone();
-        threads.run(move || db.read(query)).await?
+        self.on_reader_thread(move |db| db.read(query)).await
     }
 
-    /// The reader threads, started on first use.
-    fn reader_threads(&self) -> Result<&reader::ReaderThreads, DbError> {
-        Ok(match self.reader_threads.get() {
+    /// Runs `work` with this database on one of the reader threads, started on first use.
+    async fn on_reader_thread<T, E>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let threads = match self.reader_threads.get() {
             Some(threads) => threads,
             None => {
                 let started = reader::ReaderThreads::start(self.readers.max_size())?;
                 self.reader_threads.get_or_init(|| started)
             }
-        })
+        };
+        let db = self.clone();
+        threads.run(move || work(&db)).await?
     }
 
     /// Runs `work` as one write transaction (on SQLite: a savepoint of the writer's
@@ -264,11 +271,7 @@ impl Database {
     {
         match &self.writer {
             WritePath::Sqlite(writer) => writer.write_async(self.checked(work)).await,
-            WritePath::Postgres(_) => {
-                let threads = self.reader_threads()?;
-                let db = self.clone();
-                threads.run(move || db.write(work)).await?
-            }
+            WritePath::Postgres(_) => self.on_reader_thread(move |db| db.write(work)).await,
         }
     }
 
@@ -282,9 +285,8 @@ impl Database {
         match &self.writer {
             WritePath::Sqlite(writer) => writer.write_async(self.checked(work)).await,
             WritePath::Postgres(_) => {
-                let threads = self.reader_threads()?;
-                let db = self.clone();
-                threads.run(move || db.write_single_statement(work)).await?
+                self.on_reader_thread(move |db| db.write_single_statement(work))
+                    .await
             }
         }
     }

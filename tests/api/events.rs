@@ -179,6 +179,8 @@ both_backends! {
         let sid = created["stream_id"].as_str().unwrap().to_owned();
         assert_eq!(created["delivery"]["endpoint_url"], format!("{}/oauth/event-streams/{sid}/poll", app.address));
         let deletions_only = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["urn:tenauth:secevent:tenant-deleted"]}))).await, 201).await;
+        // Several kinds, the wanted one last: the SQL that picks a stream's kinds matches whole names.
+        let two_kinds = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, Some(serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["urn:tenauth:secevent:tenant-suspended", "urn:tenauth:secevent:token-revoked"]}))).await, 201).await;
         let globex_stream = json_with_status(call_with_token(&app, Method::POST, &format!("/admin/tenants/{}/event-streams", globex.tenant_id), &globex_admin, Some(poll_stream.clone())).await, 201).await;
         let platform_stream = json_with_status(call_with_token(&app, Method::POST, "/admin/event-streams", &platform, Some(poll_stream.clone())).await, 201).await;
         for (body, case) in [
@@ -234,6 +236,10 @@ both_backends! {
         assert_eq!(jtis(&globex_sets).len(), 1);
         let filtered = json_with_status(poll(&app, deletions_only["stream_id"].as_str().unwrap(), &acme_admin, serde_json::json!({})).await, 200).await;
         assert!(jtis(&filtered).is_empty(), "it asked for tenant deletions only");
+        let two_kinds_id = two_kinds["stream_id"].as_str().unwrap();
+        let picked = json_with_status(poll(&app, two_kinds_id, &acme_admin, serde_json::json!({})).await, 200).await;
+        assert_eq!(jtis(&picked).len(), 1, "the revocation, not the user's disabling: {picked}");
+        assert_eq!(call_with_token(&app, Method::DELETE, &format!("/admin/tenants/{}/event-streams/{two_kinds_id}", acme.tenant_id), &acme_admin, None).await.status(), 204);
 
         let listed = json_with_status(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/event-streams", acme.tenant_id), &acme_admin, None).await, 200).await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 2);

@@ -35,6 +35,9 @@ type RefreshFilter =
 /// revoking a tenant's tokens locks its row, a client's or a user's tokens only that row
 /// (revoking one user's tokens does not hold up the whole tenant), and a family takes the
 /// family's lock ([`lock_family`]). One access token needs none: nothing is issued into it.
+///
+/// Its one copy: on PostgreSQL, `event::revoke_and_report` revokes one access token (and
+/// the refresh tokens issued with it) with its event in one statement; keep the two in step.
 pub fn revoke_tokens(
     conn: &mut DbConnection,
     tenant_id: TenantId,

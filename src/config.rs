@@ -48,6 +48,8 @@ pub struct TokenLifetimes {
     pub access: Duration,
     pub refresh: Duration,
     pub personal: Duration,
+    /// The longest an exchanged token lives (RFC 8693); never longer than its subject token.
+    pub exchange: Duration,
 }
 
 /// A configuration value that cannot be used, with the variable it came from.
@@ -185,6 +187,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "TENAUTH_PERSONAL_TOKEN_TTL", default_value_t = 365 * 86_400,
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub personal_token_ttl: u64,
+
+    /// Longest lifetime of a token from token exchange (RFC 8693), in seconds (default 15
+    /// minutes); never longer than the subject token's.
+    #[arg(long, env = "TENAUTH_EXCHANGE_TOKEN_TTL", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub exchange_token_ttl: u64,
 
     /// Seconds between purges of long-expired and long-revoked tokens while serving; 0 disables.
     #[arg(
@@ -354,6 +362,7 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub personal_token_ttl: Duration,
+    pub exchange_token_ttl: Duration,
     /// `None`: no scheduled purge.
     pub purge_interval: Option<Duration>,
     /// HTTP worker threads.
@@ -394,6 +403,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             personal_token_ttl: Duration::from_secs(365 * 86_400),
+            exchange_token_ttl: Duration::from_secs(900),
             purge_interval: Some(Duration::from_secs(3600)),
             workers: default_workers(),
             db_connections: DEFAULT_POSTGRES_CONNECTIONS,
@@ -414,6 +424,7 @@ impl Settings {
             access: self.access_token_ttl,
             refresh: self.refresh_token_ttl,
             personal: self.personal_token_ttl,
+            exchange: self.exchange_token_ttl,
         }
     }
 
@@ -451,6 +462,7 @@ impl TryFrom<SettingsArgs> for Settings {
             access_token_ttl: Duration::from_secs(args.access_token_ttl),
             refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
             personal_token_ttl: Duration::from_secs(args.personal_token_ttl),
+            exchange_token_ttl: Duration::from_secs(args.exchange_token_ttl),
             purge_interval: (args.purge_interval > 0)
                 .then(|| Duration::from_secs(args.purge_interval)),
             workers: args.workers.map_or_else(default_workers, usize::from),

@@ -100,6 +100,11 @@ diesel::table! {
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         token_hash -> Nullable<Text>,
+        subject_token_id -> Nullable<Text>,
+        actor_tenant_id -> Nullable<BigInt>,
+        actor_client_id -> Nullable<Text>,
+        actor_user_id -> Nullable<BigInt>,
+        audience -> Nullable<Text>,
     }
 }
 

@@ -11,6 +11,9 @@ pub enum Actor {
     Cli,
     Client(ClientId),
     User(UserId),
+    /// A platform user acting in another tenant through token exchange (RFC 8693): how that
+    /// tenant's trail names them, apart from its own users.
+    PlatformUser(UserId),
 }
 
 impl fmt::Display for Actor {
@@ -20,6 +23,7 @@ impl fmt::Display for Actor {
             Self::Cli => f.write_str("cli"),
             Self::Client(id) => write!(f, "client:{id}"),
             Self::User(id) => write!(f, "user:{id}"),
+            Self::PlatformUser(id) => write!(f, "platform-user:{id}"),
         }
     }
 }
@@ -37,6 +41,7 @@ pub enum AuditAction {
     ClientDelete,
     ClientSecretRotate,
     TokensRevoke,
+    TokenExchange,
     UserCreate,
     UserPassword,
     UserDisable,
@@ -61,6 +66,7 @@ impl AuditAction {
             Self::ClientDelete => "client.delete",
             Self::ClientSecretRotate => "client.secret.rotate",
             Self::TokensRevoke => "tokens.revoke",
+            Self::TokenExchange => "token.exchange",
             Self::UserCreate => "user.create",
             Self::UserPassword => "user.password",
             Self::UserDisable => "user.disable",
@@ -85,5 +91,9 @@ mod tests {
             "client:abc"
         );
         assert_eq!(Actor::User(UserId::new(7)).to_string(), "user:7");
+        assert_eq!(
+            Actor::PlatformUser(UserId::new(7)).to_string(),
+            "platform-user:7"
+        );
     }
 }

@@ -28,13 +28,16 @@ pub use name::{InvalidName, InvalidSlug, Name, Slug};
 pub use push_endpoint::{AddressPolicy, InvalidPushEndpoint, PushEndpoint, PUSH_ENDPOINT_RULE};
 pub use redirect::{resolve_redirect_uri, InvalidRedirectUri, RedirectUri, REDIRECT_URI_RULE};
 pub use scope::{
-    MalformedScope, Scope, ScopeClass, ScopeRefusal, ADMIN_SCOPE, EVENTS_READ_SCOPE,
-    PLATFORM_SCOPE_PREFIX, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
+    MalformedScope, Scope, ScopeClass, ScopeRefusal, ACT_IN_TENANT_SCOPE, ADMIN_SCOPE,
+    EVENTS_READ_SCOPE, PLATFORM_SCOPE_PREFIX, SERVER_SCOPES, TENANT_ADMIN_SCOPE,
 };
 pub use secret::{random_url_safe, PlainSecret, MAX_PRESENTED_SECRET_LENGTH};
-pub use standing::{ClientStanding, Refusal, Standing, UserStanding};
+pub use standing::{ClientStanding, ExchangeStanding, Refusal, Standing, UserStanding};
 pub use tenant::{TenantStatus, UnknownVariant};
-pub use token::{subject, RevocationTarget, TokenKind};
+pub use token::{
+    subject, Exchange, ExchangeAudience, RevocationTarget, TokenActor, TokenKind,
+    TENANT_AUDIENCE_PREFIX,
+};
 pub use user::{InvalidPassword, InvalidUsername, Password, Username, USERNAME_RULE};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -102,12 +102,20 @@ impl Scope {
 pub const ADMIN_SCOPE: &str = "admin";
 /// The prefix of the platform's other scopes (`platform:<name>`).
 pub const PLATFORM_SCOPE_PREFIX: &str = "platform:";
+/// The platform scope that lets a platform user's token be exchanged for a token of
+/// another tenant (token exchange, RFC 8693: platform staff acting in a tenant).
+pub const ACT_IN_TENANT_SCOPE: &str = "platform:act-in-tenant";
 /// A tenant administrator's scope: the admin API over the token's own tenant.
 pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
 /// A receiver's scope: polling its tenant's event streams with a client token.
 pub const EVENTS_READ_SCOPE: &str = "events:read";
 /// The scopes that mean something to tenauth itself (tenants define their own others).
-pub const SERVER_SCOPES: [&str; 3] = [ADMIN_SCOPE, TENANT_ADMIN_SCOPE, EVENTS_READ_SCOPE];
+pub const SERVER_SCOPES: [&str; 4] = [
+    ADMIN_SCOPE,
+    TENANT_ADMIN_SCOPE,
+    EVENTS_READ_SCOPE,
+    ACT_IN_TENANT_SCOPE,
+];
 
 /// Names no tenant may use, in any case and with anything after them, except as the exact
 /// server scopes: a resource server that compares scopes case-insensitively, by prefix or

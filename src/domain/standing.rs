@@ -52,6 +52,15 @@ pub enum Refusal {
     ClientInactive,
     #[error("user deleted or disabled")]
     UserInactive,
+    /// A token from token exchange: its subject token is no longer active.
+    #[error("subject token no longer active")]
+    SubjectTokenInactive,
+    /// A token from token exchange: its actor's tenant, client or user does not stand.
+    #[error("actor no longer stands")]
+    ActorInactive,
+    /// Platform staff's token in a tenant that has turned `platform_access` off.
+    #[error("the tenant refuses platform access")]
+    PlatformAccessRefused,
 }
 
 impl Standing {
@@ -73,6 +82,43 @@ impl Standing {
     /// The rule for a client that may not exist in the tenant: no client, no token.
     pub fn refusal_of(standing: Option<&Standing>) -> Option<Refusal> {
         standing.map_or(Some(Refusal::ClientInactive), Standing::refusal)
+    }
+}
+
+/// What a token from token exchange (RFC 8693) depends on besides its own [`Standing`]:
+/// it stays active only while the token it was exchanged from does, while its actor (the
+/// exchanging client, and the platform user for platform staff) stands by the same rule as
+/// any token's tenant, client and user, and, when the actor is of another tenant (platform
+/// staff), while the token's tenant allows platform access. Every cascade of issue 17
+/// (revoking the subject token, disabling or deleting the platform user, deleting the
+/// exchanging client, turning `platform_access` off) is this rule read at validation, so
+/// no cause can miss a token exchanged concurrently; the revocations also mark the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExchangeStanding {
+    /// The subject token is active (found, not revoked or expired, standing).
+    pub subject_token_active: bool,
+    /// The actor's standing: its tenant, the exchanging client and the platform user if
+    /// any; `None` when the client is not in the actor's tenant.
+    pub actor: Option<Standing>,
+    /// The actor belongs to another tenant than the token (platform staff).
+    pub cross_tenant: bool,
+    /// The token's tenant's `platform_access`.
+    pub platform_access: bool,
+}
+
+impl ExchangeStanding {
+    /// The rule: `None` while the exchanged token may stay active.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if !self.subject_token_active {
+            return Some(Refusal::SubjectTokenInactive);
+        }
+        if Standing::refusal_of(self.actor.as_ref()).is_some() {
+            return Some(Refusal::ActorInactive);
+        }
+        if self.cross_tenant && !self.platform_access {
+            return Some(Refusal::PlatformAccessRefused);
+        }
+        None
     }
 }
 
@@ -177,6 +223,68 @@ mod tests {
         ];
         for ((has_user, disabled), expected) in cases {
             assert_eq!(UserStanding::of(has_user, disabled), expected);
+        }
+    }
+
+    #[test]
+    fn an_exchanged_token_stands_while_its_subject_token_its_actor_and_platform_access_do() {
+        let fine = Standing {
+            tenant: TenantStatus::Active,
+            client: ClientStanding::Active,
+            user: UserStanding::Enabled,
+        };
+        let disabled = Standing {
+            user: UserStanding::Disabled,
+            ..fine
+        };
+        let base = ExchangeStanding {
+            subject_token_active: true,
+            actor: Some(fine),
+            cross_tenant: true,
+            platform_access: true,
+        };
+        let cases = [
+            (base, None),
+            (
+                ExchangeStanding {
+                    subject_token_active: false,
+                    ..base
+                },
+                Some(Refusal::SubjectTokenInactive),
+            ),
+            (
+                ExchangeStanding {
+                    actor: Some(disabled),
+                    ..base
+                },
+                Some(Refusal::ActorInactive),
+            ),
+            (
+                ExchangeStanding {
+                    actor: None,
+                    ..base
+                },
+                Some(Refusal::ActorInactive),
+            ),
+            (
+                ExchangeStanding {
+                    platform_access: false,
+                    ..base
+                },
+                Some(Refusal::PlatformAccessRefused),
+            ),
+            // Inside one tenant the setting does not apply.
+            (
+                ExchangeStanding {
+                    platform_access: false,
+                    cross_tenant: false,
+                    ..base
+                },
+                None,
+            ),
+        ];
+        for (standing, expected) in cases {
+            assert_eq!(standing.refusal(), expected, "{standing:?}");
         }
     }
 

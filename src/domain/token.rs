@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use super::tenant::UnknownVariant;
-use super::{ClientId, FamilyId, TokenId, UserId};
+use super::{ClientId, FamilyId, TenantId, TokenId, UserId};
 
 /// How an access token came to be: the grant that issued it, or `Personal` for a personal
 /// access token created by its user.
@@ -15,15 +15,19 @@ pub enum TokenKind {
     ClientCredentials,
     Personal,
     Refresh,
+    /// Issued by token exchange (RFC 8693) for a subject token, with an actor.
+    Exchanged,
 }
 
 impl TokenKind {
     /// What tenauth's `token_kind` (introspection's extension, and `/oauth/me`) calls an
-    /// access token of this kind: `personal` for a personal access token, `access` for the
-    /// others (a refresh token's own `token_kind`, `refresh`, is introspection's).
+    /// access token of this kind: `personal` for a personal access token, `exchanged` for
+    /// one from token exchange, `access` for the others (a refresh token's own
+    /// `token_kind`, `refresh`, is introspection's).
     pub fn access_token_kind(self) -> &'static str {
         match self {
             Self::Personal => "personal",
+            Self::Exchanged => "exchanged",
             Self::AuthorizationCode | Self::Password | Self::ClientCredentials | Self::Refresh => {
                 "access"
             }
@@ -37,6 +41,7 @@ impl TokenKind {
             Self::ClientCredentials => "client_credentials",
             Self::Personal => "personal",
             Self::Refresh => "refresh",
+            Self::Exchanged => "exchanged",
         }
     }
 }
@@ -51,16 +56,91 @@ impl FromStr for TokenKind {
             "client_credentials" => Ok(Self::ClientCredentials),
             "personal" => Ok(Self::Personal),
             "refresh" => Ok(Self::Refresh),
+            "exchanged" => Ok(Self::Exchanged),
             _ => Err(UnknownVariant),
         }
     }
 }
 
 /// Who a token is about, its `sub` (RFC 9068 §2.2): its user, or the client itself for a
-/// client's own token (client credentials, RFC 6749 §4.4). Issuance writes it into the JWT,
-/// and validation and introspection derive it from the stored row the same way.
-pub fn subject(user_id: Option<UserId>, client_id: &ClientId) -> String {
-    user_id.map_or_else(|| client_id.to_string(), |id| id.to_string())
+/// client's own token (client credentials, RFC 6749 §4.4). For a token from token exchange
+/// without a user of its own tenant (platform staff acting in a tenant), the subject token's
+/// subject, the platform user (RFC 8693 §2.1: the subject of the issued token is typically
+/// the subject token's), who is also its actor. Issuance writes it into the JWT, and
+/// validation and introspection derive it from the stored row the same way.
+pub fn subject(
+    user_id: Option<UserId>,
+    client_id: &ClientId,
+    exchange: Option<&Exchange>,
+) -> String {
+    match (user_id, exchange) {
+        (Some(user_id), _) => user_id.to_string(),
+        (None, Some(exchange)) => exchange.actor.subject(),
+        (None, None) => client_id.to_string(),
+    }
+}
+
+/// The one who acts with a token from token exchange (RFC 8693 §4.1, the `act` claim):
+/// the exchanging client, and, when platform staff act in a tenant, the platform user
+/// whose token was exchanged. Both belong to `tenant_id`, the actor's tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenActor {
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
+}
+
+impl TokenActor {
+    /// The actor's `sub` in `act`: the platform user, or else the exchanging client (the
+    /// same rule as a token's own subject).
+    pub fn subject(&self) -> String {
+        subject(self.user_id, &self.client_id, None)
+    }
+}
+
+/// What a token from token exchange (RFC 8693) was exchanged from and for whom it acts:
+/// stored with its row, and what its validity depends on besides its own tenant, client
+/// and user (the subject token still active, the actor still standing, and for platform
+/// staff the tenant's `platform_access`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The subject token's `jti`; it lives in the actor's tenant.
+    pub subject_token_id: TokenId,
+    pub actor: TokenActor,
+    /// The client the token is meant for (a delegation inside a tenant); `None`: the
+    /// tenant's resource servers, as for any other token (`aud` is the issuer).
+    pub audience: Option<ClientId>,
+}
+
+/// The `audience` of a token-exchange request (RFC 8693 §2.1), parsed: a tenant to act in
+/// (`urn:tenauth:tenant:<id>`, platform staff), or a client of the caller's own tenant
+/// (its client id, a delegation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExchangeAudience {
+    Tenant(TenantId),
+    Client(ClientId),
+}
+
+/// The prefix of an audience naming a tenant.
+pub const TENANT_AUDIENCE_PREFIX: &str = "urn:tenauth:tenant:";
+
+impl FromStr for ExchangeAudience {
+    type Err = UnknownVariant;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.strip_prefix(TENANT_AUDIENCE_PREFIX) {
+            // Digits only: no sign, no spaces, no leading `+` that `i64` would accept.
+            Some(id)
+                if !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                id.parse::<i64>()
+                    .map(|id| Self::Tenant(TenantId::new(id)))
+                    .map_err(|_| UnknownVariant)
+            }
+            Some(_) => Err(UnknownVariant),
+            None => value.parse().map(Self::Client).map_err(|_| UnknownVariant),
+        }
+    }
 }
 
 /// Which of a tenant's tokens a revocation covers: the one list of revocation targets, from
@@ -87,8 +167,57 @@ mod tests {
     #[test]
     fn the_subject_is_the_user_or_else_the_client() {
         let client: ClientId = "the-client".parse().unwrap();
-        assert_eq!(subject(Some(UserId::new(42)), &client), "42");
-        assert_eq!(subject(None, &client), "the-client");
+        assert_eq!(subject(Some(UserId::new(42)), &client, None), "42");
+        assert_eq!(subject(None, &client, None), "the-client");
+    }
+
+    #[test]
+    fn an_exchanged_token_without_a_user_of_its_tenant_is_about_its_platform_actor() {
+        let actor = |user_id| TokenActor {
+            tenant_id: TenantId::PLATFORM,
+            client_id: "platform-client".parse().unwrap(),
+            user_id,
+        };
+        let exchange = |user_id| Exchange {
+            subject_token_id: "jti".parse().unwrap(),
+            actor: actor(user_id),
+            audience: None,
+        };
+        let client: ClientId = "tenant-client".parse().unwrap();
+        let staff = exchange(Some(UserId::new(7)));
+        assert_eq!(subject(None, &client, Some(&staff)), "7");
+        assert_eq!(staff.actor.subject(), "7");
+        // A delegation keeps the user's subject; its actor is the client.
+        let delegation = exchange(None);
+        assert_eq!(
+            subject(Some(UserId::new(42)), &client, Some(&delegation)),
+            "42"
+        );
+        assert_eq!(delegation.actor.subject(), "platform-client");
+    }
+
+    #[test]
+    fn an_audience_is_a_tenant_urn_or_a_client_id() {
+        let cases: [(&str, Option<ExchangeAudience>); 9] = [
+            (
+                "urn:tenauth:tenant:5",
+                Some(ExchangeAudience::Tenant(TenantId::new(5))),
+            ),
+            (
+                "the-client",
+                Some(ExchangeAudience::Client("the-client".parse().unwrap())),
+            ),
+            ("urn:tenauth:tenant:", None),
+            ("urn:tenauth:tenant:+5", None),
+            ("urn:tenauth:tenant:-5", None),
+            ("urn:tenauth:tenant:5x", None),
+            ("urn:tenauth:tenant:99999999999999999999", None),
+            ("urn:other:thing", None),
+            ("https://rs.example", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(value.parse::<ExchangeAudience>().ok(), expected, "{value}");
+        }
     }
 
     #[test]

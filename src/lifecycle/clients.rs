@@ -59,7 +59,9 @@ impl InvalidClientSpec {
             Self::GrantType => "unknown grant type: the grant types are authorization_code, client_credentials, password and refresh_token",
             Self::Scope => "a scope is malformed",
             Self::NoGrantType => "a client needs at least one grant type",
-            Self::PublicClientCredentials => "the client_credentials grant needs a confidential client",
+            Self::PublicClientCredentials => {
+                "the client_credentials and token-exchange grants need a confidential client"
+            }
             Self::RedirectUri => REDIRECT_URI_RULE,
             Self::NoRedirectUri => "the authorization_code grant needs at least one redirect URI",
         }
@@ -102,7 +104,11 @@ impl ClientSpec {
         if grant_types.is_empty() {
             return Err(InvalidClientSpec::NoGrantType);
         }
-        if grant_types.contains(&GrantType::ClientCredentials) && !request.confidential {
+        if grant_types
+            .iter()
+            .any(|grant| grant.needs_confidential_client())
+            && !request.confidential
+        {
             return Err(InvalidClientSpec::PublicClientCredentials);
         }
         if grant_types.contains(&GrantType::AuthorizationCode) && browser.redirect_uris.is_empty() {

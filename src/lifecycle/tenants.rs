@@ -19,6 +19,7 @@ use crate::db::models::event::record_event;
 use crate::db::models::session::end_sessions;
 use crate::db::models::tenant::{Erasure, NewTenant, Tenant};
 use crate::db::models::token::erase::delete_token_batch;
+use crate::db::models::token::revoke::revoke_platform_staff_tokens;
 use crate::db::models::token::revoke_tokens;
 use crate::db::DbConnection;
 use crate::domain::{
@@ -193,7 +194,18 @@ impl Lifecycle {
                 let tenant = lock_live_tenant(conn, id, TenantLock::Tenant)?;
                 if tenant.platform_access != allowed {
                     Tenant::set_platform_access(conn, id, allowed, now)?;
-                    let details = serde_json::json!({ "platform_access": allowed });
+                    // Off: platform staff's tokens in the tenant end with it (they would
+                    // be refused anyway, `domain::ExchangeStanding`; this marks them), and
+                    // turning it on again does not bring them back.
+                    let revoked = if allowed {
+                        0
+                    } else {
+                        revoke_platform_staff_tokens(conn, id, now)?
+                    };
+                    let details = serde_json::json!({
+                        "platform_access": allowed,
+                        "revoked_access_tokens": revoked,
+                    });
                     let action = AuditAction::TenantPlatformAccess;
                     audit(
                         conn,

@@ -12,11 +12,14 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
-use super::jwt::{self, AccessTokenClaims};
+use super::jwt::{self, AccessTokenClaims, ActorClaim};
 use super::OAuthServer;
 use crate::db::models::token::AccessTokenState;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{subject, ClientId, Refusal, Scope, TenantId, TokenId, TokenKind, UserId};
+use crate::domain::{
+    subject, ClientId, Exchange, ExchangeStanding, Refusal, Scope, TenantId, TokenId, TokenKind,
+    UserId,
+};
 use crate::secrets::AccessTokenHash;
 
 /// An active access token: what a protected endpoint may rely on.
@@ -34,6 +37,17 @@ pub struct ActiveToken {
     pub issued_at: i64,
     pub expires_at: i64,
     pub issuer: String,
+    /// For a token from token exchange: its subject token, actor and audience.
+    pub exchange: Option<Exchange>,
+}
+
+impl ActiveToken {
+    /// The `act` claim of a token from token exchange (RFC 8693 §4.1).
+    pub fn act(&self) -> Option<ActorClaim> {
+        self.exchange
+            .as_ref()
+            .map(|exchange| ActorClaim::from(&exchange.actor))
+    }
 }
 
 /// Why a token is not active. For the log only: every one of them looks the same outside.
@@ -143,18 +157,23 @@ fn judge(
     state: AccessTokenState,
     now: NaiveDateTime,
 ) -> Result<ActiveToken, InactiveReason> {
-    if state.revoked_at.is_some() {
-        return Err(InactiveReason::Revoked);
+    if let Some(reason) = stored_refusal(&state, now) {
+        return Err(reason);
     }
-    if state.expires_at <= now {
-        return Err(InactiveReason::Expired);
-    }
-    if let Some(refusal) = state.standing.refusal() {
-        return Err(InactiveReason::NotInStanding(refusal));
-    }
+    let expected_audience = state
+        .exchange
+        .as_ref()
+        .and_then(|exchange| exchange.audience.as_ref())
+        .map_or(claims.iss.as_str(), ClientId::as_str);
     if claims.client_id != state.client_id.as_str()
-        || claims.sub != subject(state.user_id, &state.client_id)
+        || claims.sub != subject(state.user_id, &state.client_id, state.exchange.as_ref())
         || claims.scope != state.scopes
+        || claims.aud != expected_audience
+        || claims.act
+            != state
+                .exchange
+                .as_ref()
+                .map(|exchange| ActorClaim::from(&exchange.actor))
     {
         return Err(InactiveReason::Mismatch);
     }
@@ -172,7 +191,37 @@ fn judge(
         issued_at: claims.iat,
         expires_at: claims.exp,
         issuer: claims.iss,
+        exchange: state.exchange,
     })
+}
+
+/// Why the stored token is not active at `now`, whatever its claims: revoked, expired, its
+/// tenant, client or user not standing, or, for a token from token exchange, what it was
+/// exchanged from ([`ExchangeStanding`]).
+fn stored_refusal(state: &AccessTokenState, now: NaiveDateTime) -> Option<InactiveReason> {
+    if state.revoked_at.is_some() {
+        return Some(InactiveReason::Revoked);
+    }
+    if state.expires_at <= now {
+        return Some(InactiveReason::Expired);
+    }
+    if let Some(refusal) = state.standing.refusal() {
+        return Some(InactiveReason::NotInStanding(refusal));
+    }
+    let exchange = state.exchange.as_ref()?;
+    let dependencies = state.exchange_dependencies.as_ref();
+    let standing = ExchangeStanding {
+        // The subject token must be active itself, and not exchanged (no chains).
+        subject_token_active: dependencies
+            .and_then(|dependencies| dependencies.subject.as_deref())
+            .is_some_and(|subject| {
+                subject.exchange.is_none() && stored_refusal(subject, now).is_none()
+            }),
+        actor: dependencies.and_then(|dependencies| dependencies.actor),
+        cross_tenant: exchange.actor.tenant_id != state.tenant_id,
+        platform_access: dependencies.is_some_and(|dependencies| dependencies.platform_access),
+    };
+    standing.refusal().map(InactiveReason::NotInStanding)
 }
 
 #[cfg(test)]
@@ -201,6 +250,7 @@ mod tests {
             iat: NOW - 10,
             exp: NOW + 3600,
             sid: None,
+            act: None,
         };
         let state = AccessTokenState {
             id: "the-jti".parse().unwrap(),
@@ -220,6 +270,8 @@ mod tests {
                 user: UserStanding::Enabled,
             },
             username: Some("alice".into()),
+            exchange: None,
+            exchange_dependencies: None,
         };
         (claims, state)
     }

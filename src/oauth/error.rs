@@ -21,6 +21,8 @@ pub enum ErrorCode {
     /// RFC 6749 §4.1.2.1: a `response_type` other than `code`.
     UnsupportedResponseType,
     InvalidScope,
+    /// RFC 8693 §2.2.2: token exchange cannot issue a token for the `audience` asked for.
+    InvalidTarget,
     ServerError,
     TemporarilyUnavailable,
     /// A rate limit or the failed-login throttle refused the request: 429 with the
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::AccessDenied => "access_denied",
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable | Self::RateLimited => "temporarily_unavailable",
         }
@@ -96,6 +99,10 @@ impl OAuthError {
 
     pub const fn invalid_scope(description: &'static str) -> Self {
         Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub const fn invalid_target(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidTarget, description)
     }
 
     pub const fn unauthorized_client() -> Self {

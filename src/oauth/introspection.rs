@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 
 use super::bearer::{ActiveToken, InactiveReason};
 use super::client_auth::PresentedCredentials;
+use super::jwt::ActorClaim;
 use super::{OAuthError, OAuthServer};
 use crate::db::models::client::ClientWithTenant;
 use crate::db::models::token::{AccessTokenState, RefreshTokenState};
@@ -42,8 +43,15 @@ pub struct TokenDescription {
     pub tenant_id: TenantId,
     /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
     pub token_type: &'static str,
-    /// tenauth's extension: `access`, `personal` or `refresh`.
+    /// tenauth's extension: `access`, `personal`, `exchanged` or `refresh`.
     pub token_kind: &'static str,
+    /// The token's audience (RFC 7662 §2.2), for a token from token exchange made for one
+    /// client; other tokens are for the issuer's resource servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Who acts with a token from token exchange (RFC 8693 §4.1 `act`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActorClaim>,
     pub exp: i64,
     pub iat: i64,
     #[schema(value_type = String)]
@@ -88,7 +96,7 @@ impl TokenTypeHint {
 
 /// A token found, active or not: the search stops at the first type that knows it.
 enum Found {
-    Active(TokenDescription),
+    Active(Box<TokenDescription>),
     Inactive(InactiveReason),
     Unknown,
 }
@@ -149,7 +157,7 @@ impl OAuthServer {
             {
                 Introspection {
                     active: true,
-                    token: Some(description),
+                    token: Some(*description),
                 }
             }
             Found::Active(description) => {
@@ -211,14 +219,22 @@ impl OAuthServer {
 
     fn access_token_outcome(&self, judged: Result<ActiveToken, InactiveReason>) -> Found {
         match judged {
-            Ok(active) => Found::Active(self.describe_access_token(active)),
+            Ok(active) => Found::Active(Box::new(self.describe_access_token(active))),
             Err(InactiveReason::Unverifiable(_) | InactiveReason::Unknown) => Found::Unknown,
             Err(reason) => Found::Inactive(reason),
         }
     }
 
     fn describe_access_token(&self, active: ActiveToken) -> TokenDescription {
+        let act = active.act();
+        let aud = active
+            .exchange
+            .as_ref()
+            .and_then(|exchange| exchange.audience.as_ref())
+            .map(ToString::to_string);
         TokenDescription {
+            aud,
+            act,
             scope: active.scope.to_string(),
             client_id: active.client_id,
             sub: active.subject,
@@ -257,19 +273,21 @@ impl OAuthServer {
         if let Some(reason) = reason {
             return Ok(Found::Inactive(reason));
         }
-        Ok(Found::Active(TokenDescription {
+        Ok(Found::Active(Box::new(TokenDescription {
             scope: stored.scopes.clone(),
             client_id: stored.client_id.clone(),
-            sub: subject(stored.user_id, &stored.client_id),
+            sub: subject(stored.user_id, &stored.client_id, None),
             username: state.username,
             tenant_id: stored.tenant_id,
             token_type: "refresh_token",
             token_kind: "refresh",
+            aud: None,
+            act: None,
             exp: stored.expires_at.and_utc().timestamp(),
             iat: stored.created_at.and_utc().timestamp(),
             jti: stored.id.clone(),
             iss: self.issuer.clone(),
-        }))
+        })))
     }
 }
 

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, SubsecRound};
 
-use super::jwt::{self, AccessTokenClaims};
+use super::jwt::{self, AccessTokenClaims, ActorClaim};
 use super::{OAuthError, OAuthServer};
 use crate::db::models::token::issue::load_standing;
 use crate::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens, RefreshToken, Rotated};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{
-    subject, ClientId, FamilyId, PlainSecret, Refusal, Scope, Standing, TenantId, TokenId,
-    TokenKind, UserId,
+    subject, ClientId, Exchange, FamilyId, PlainSecret, Refusal, Scope, Standing, TenantId,
+    TokenId, TokenKind, UserId,
 };
 use crate::secrets::{AccessTokenHash, RefreshTokenHash};
 
@@ -29,6 +29,8 @@ pub struct TokenGrant {
     pub name: Option<String>,
     pub lifetime: Duration,
     pub refresh: RefreshPlan,
+    /// For token exchange (RFC 8693): the subject token, the actor, the audience.
+    pub exchange: Option<Exchange>,
 }
 
 impl TokenGrant {
@@ -155,10 +157,14 @@ impl OAuthServer {
                 expires_at: now + self.lifetimes.refresh,
             }
         });
+        let exchange = grant.exchange.as_ref();
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
-            sub: subject(grant.user_id, &grant.client_id),
-            aud: self.issuer.clone(),
+            sub: subject(grant.user_id, &grant.client_id, exchange),
+            // RFC 9068 §2.2: the resource the token is for; a delegation names its client.
+            aud: exchange
+                .and_then(|exchange| exchange.audience.as_ref())
+                .map_or_else(|| self.issuer.clone(), ToString::to_string),
             client_id: grant.client_id.to_string(),
             tenant_id: grant.tenant_id.get(),
             scope: grant.scope.to_string(),
@@ -168,6 +174,7 @@ impl OAuthServer {
             sid: refresh
                 .as_ref()
                 .map(|refresh: &PreparedRefresh| refresh.family_id.to_string()),
+            act: exchange.map(|exchange| ActorClaim::from(&exchange.actor)),
         };
         let access_token = jwt::encode(&self.keys.snapshot(), self.keys.publish_delay(), &claims)
             .map_err(|error| {
@@ -191,6 +198,11 @@ impl PreparedTokens {
     /// The access token's id.
     pub fn jti(&self) -> &TokenId {
         &self.jti
+    }
+
+    /// The tenant the tokens are for.
+    pub fn tenant_id(&self) -> TenantId {
+        self.grant.tenant_id
     }
 
     /// The refresh-token family these tokens start or continue, if any.
@@ -266,6 +278,7 @@ impl PreparedTokens {
                 created_at: self.issued_at,
                 expires_at: self.expires_at,
                 token_hash: &self.access_token_hash,
+                exchange: grant.exchange.as_ref(),
             },
             refresh: self.refresh.as_ref().map(|refresh| NewRefreshToken {
                 id: &refresh.id,
@@ -315,6 +328,7 @@ mod tests {
             name: None,
             lifetime: Duration::from_secs(60),
             refresh,
+            exchange: None,
         }
     }
 

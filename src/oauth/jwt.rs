@@ -8,6 +8,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use crate::domain::TokenActor;
 use crate::keys::{KeyError, KeyStore};
 
 /// Longest token we try to decode; anything longer is garbage by definition.
@@ -32,6 +33,32 @@ pub struct AccessTokenClaims {
     /// family's access tokens too. Absent for tokens without refresh tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// For a token from token exchange, who acts with it (RFC 8693 §4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActorClaim>,
+}
+
+/// The `act` claim (RFC 8693 §4.1): the actor of a token from token exchange, the party
+/// acting on behalf of its `sub`: the exchanging client and, for platform staff acting in a
+/// tenant, the platform user (`sub`), with the actor's tenant. Introspection and
+/// `/oauth/me` show the same object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ActorClaim {
+    /// The platform user's id, or else the exchanging client's id.
+    pub sub: String,
+    pub client_id: String,
+    /// The actor's tenant: the platform tenant for platform staff.
+    pub tenant_id: i64,
+}
+
+impl From<&TokenActor> for ActorClaim {
+    fn from(actor: &TokenActor) -> Self {
+        Self {
+            sub: actor.subject(),
+            client_id: actor.client_id.to_string(),
+            tenant_id: actor.tenant_id.get(),
+        }
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -160,6 +187,7 @@ mod tests {
             iat: 1,
             exp: 2,
             sid: Some("family".into()),
+            act: None,
         }
     }
 

@@ -69,6 +69,7 @@ impl OAuthServer {
                     name: Some(name.to_string()),
                     lifetime: server.lifetimes.personal,
                     refresh: RefreshPlan::None,
+                    exchange: None,
                 };
                 let prepared =
                     server

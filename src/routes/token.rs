@@ -84,7 +84,7 @@ pub async fn issue_token(
         .exchange(credentials, token_request, now())
         .await
         .inspect_err(|error| count_refusal(&state, "token", error))?;
-    state.metrics.token_issued(grant.as_str());
+    state.metrics.token_issued(grant.metric_label());
     Ok(HttpResponse::Ok().json(response))
 }
 

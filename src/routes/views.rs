@@ -402,18 +402,22 @@ pub struct Me {
     pub tenant_id: i64,
     pub client_id: String,
     pub scope: String,
-    /// `access` or `personal`.
+    /// `access`, `personal` or `exchanged`.
     pub token_kind: &'static str,
     /// The grant that issued it: `authorization_code`, `client_credentials`, `password`,
-    /// `refresh` or `personal`.
+    /// `refresh`, `personal` or `exchanged` (token exchange, RFC 8693).
     #[schema(value_type = String)]
     pub grant: TokenKind,
     pub exp: i64,
+    /// For a token from token exchange, who acts with it (RFC 8693 §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<crate::oauth::jwt::ActorClaim>,
 }
 
 impl From<ActiveToken> for Me {
     fn from(token: ActiveToken) -> Self {
         Self {
+            act: token.act(),
             token_kind: token.kind.access_token_kind(),
             sub: token.subject,
             username: token.username,

@@ -40,4 +40,5 @@ mod standing;
 mod storage;
 mod timing;
 mod token;
+mod token_exchange;
 mod well_known;

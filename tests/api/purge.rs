@@ -48,6 +48,7 @@ fn arrange(database: &Database) {
                     created_at: now - 20 * DAY,
                     expires_at,
                     token_hash: &hasher().hash_access_token(id),
+                    exchange: None,
                 }
                 .insert(conn)?;
                 diesel::update(oauth_access_tokens::table.find(id))
@@ -151,6 +152,7 @@ both_backends! {
                         created_at: now - 20 * DAY,
                         expires_at,
                         token_hash: &hasher().hash_access_token(&name),
+                        exchange: None,
                     }
                     .insert(conn)?;
                     NewRefreshToken {

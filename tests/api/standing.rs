@@ -65,6 +65,7 @@ fn new_tokens<'a>(
             created_at,
             expires_at: created_at + Duration::from_secs(60),
             token_hash: &hashes.0,
+            exchange: None,
         },
         refresh: Some(NewRefreshToken {
             id: &ids.1,
@@ -327,7 +328,7 @@ both_backends! {
                     let created_at = now();
                     NewAccessToken {
                         id: &insert_jti, tenant_id, client_id: &client_id, user_id, kind: TokenKind::Password, name: None,
-                        scopes: "read", created_at, expires_at: created_at + Duration::from_secs(60), token_hash: &hash,
+                        scopes: "read", created_at, expires_at: created_at + Duration::from_secs(60), token_hash: &hash, exchange: None,
                     }
                     .insert(conn)
                 }).unwrap();

@@ -32,6 +32,7 @@ fn insert_token(
             created_at,
             expires_at: created_at + Duration::from_secs(60),
             token_hash: &hasher().hash_access_token("not-a-real-token"),
+            exchange: None,
         }
         .insert(conn)
     })
@@ -154,6 +155,7 @@ fn issue_if_permitted(
                     created_at,
                     expires_at: created_at + Duration::from_secs(60),
                     token_hash: &hasher().hash_access_token("not-a-real-token"),
+                    exchange: None,
                 },
                 refresh: with_refresh.then_some(NewRefreshToken {
                     id: &refresh_id,

@@ -40,14 +40,14 @@ both_backends! {
         assert_eq!(metadata["token_endpoint"], format!("{}/oauth/token", app.address));
         assert_eq!(metadata["jwks_uri"], format!("{}/.well-known/jwks.json", app.address));
         let grants = metadata["grant_types_supported"].as_array().unwrap();
-        for grant in ["client_credentials", "password", "refresh_token"] {
+        for grant in ["client_credentials", "password", "refresh_token", "authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"] {
             assert!(grants.iter().any(|g| g == grant), "{grant}");
         }
         assert!(metadata["token_endpoint_auth_methods_supported"].as_array().unwrap().iter().any(|m| m == "client_secret_basic"));
         assert_eq!(metadata["introspection_endpoint"], format!("{}/oauth/introspect", app.address));
         assert_eq!(metadata["revocation_endpoint"], format!("{}/oauth/revoke", app.address));
         assert_eq!(metadata["introspection_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
-        assert_eq!(metadata["scopes_supported"], serde_json::json!(["admin", "tenant:admin", "events:read"]));
+        assert_eq!(metadata["scopes_supported"], serde_json::json!(["admin", "tenant:admin", "events:read", "platform:act-in-tenant"]));
         let documentation = metadata["service_documentation"].as_str().unwrap();
         assert_eq!(documentation, format!("{}/docs", app.address));
         let page = app.http.get(documentation).send().await.unwrap();

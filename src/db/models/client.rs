@@ -249,6 +249,26 @@ impl Client {
             .collect()
     }
 
+    /// Every scope token some client of the tenant may hold, its revoked clients aside:
+    /// what a token of the tenant may carry when no one client decides (token exchange by
+    /// platform staff, RFC 8693).
+    pub fn scope_tokens_held_in(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+    ) -> Result<BTreeSet<String>, DbError> {
+        let stored: Vec<String> = oauth_clients::table
+            .filter(oauth_clients::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_clients::revoked_at.is_null())
+            .select(oauth_clients::scopes)
+            .load(conn)?;
+        Ok(stored
+            .iter()
+            .flat_map(|scopes| scopes.split(' '))
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// The client with this id **in this tenant**: another tenant's client is not found.
     pub fn find_in_tenant(
         conn: &mut DbConnection,

@@ -104,7 +104,8 @@ pub fn revoke_and_report(
 /// PostgreSQL: [`revoke_and_report`] for one access token as **one statement**, a
 /// data-modifying `WITH` doing what `revoke_tokens` and [`record_event`] do for it, in
 /// their order: lock the streams that want the event (`stream::lock_wanting`'s own query),
-/// revoke the access token and the refresh tokens issued with it, and only if that
+/// revoke the access token, the refresh tokens issued with it and the tokens exchanged
+/// from it (RFC 8693), and only if that
 /// revoked something insert the event and queue it for those streams. It answers how
 /// many access and refresh tokens it revoked.
 ///
@@ -145,6 +146,16 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RevokeAccessTokenA
         out.push_bind_param::<BigInt, _>(&self.tenant_id)?;
         out.push_sql(" AND access_token_id = ");
         out.push_bind_param::<Text, _>(self.jti)?;
+        // `revoke_tokens`'s third update: the tokens exchanged from this one (RFC 8693).
+        out.push_sql(
+            " AND revoked_at IS NULL RETURNING 1), exchanged AS (UPDATE oauth_access_tokens \
+             SET revoked_at = ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE actor_tenant_id = ");
+        out.push_bind_param::<BigInt, _>(&self.tenant_id)?;
+        out.push_sql(" AND subject_token_id = ");
+        out.push_bind_param::<Text, _>(self.jti)?;
         out.push_sql(
             " AND revoked_at IS NULL RETURNING 1), event AS (INSERT INTO security_events \
              (txn, tenant_id, kind, token_id, created_at) SELECT ",
@@ -159,11 +170,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RevokeAccessTokenA
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(
-            " WHERE EXISTS (SELECT 1 FROM access UNION ALL SELECT 1 FROM refresh) \
+            " WHERE EXISTS (SELECT 1 FROM access UNION ALL SELECT 1 FROM refresh \
+             UNION ALL SELECT 1 FROM exchanged) \
              AND (SELECT count(*) FROM streams) >= 0 RETURNING id), \
              queued AS (INSERT INTO event_stream_queue (stream_id, event_id) \
              SELECT streams.id, event.id FROM streams CROSS JOIN event) \
-             SELECT (SELECT count(*) FROM access), (SELECT count(*) FROM refresh)",
+             SELECT (SELECT count(*) FROM access) + (SELECT count(*) FROM exchanged), \
+             (SELECT count(*) FROM refresh)",
         );
         Ok(())
     }

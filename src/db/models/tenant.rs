@@ -59,6 +59,17 @@ impl TryFrom<TenantRow> for Tenant {
 }
 
 impl Tenant {
+    /// Whether the tenant lets platform staff act inside it (`false` for no such tenant).
+    pub fn platform_access(conn: &mut DbConnection, id: TenantId) -> Result<bool, DbError> {
+        Ok(load_unique(
+            tenants::table
+                .find(id.get())
+                .select(tenants::platform_access),
+            conn,
+        )?
+        .unwrap_or(false))
+    }
+
     /// The tenant with this id, whatever its status.
     pub fn find(conn: &mut DbConnection, id: TenantId) -> Result<Option<Tenant>, DbError> {
         load_unique(

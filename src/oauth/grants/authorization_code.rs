@@ -96,6 +96,7 @@ pub(super) fn redeem(
         name: None,
         lifetime: server.lifetimes.access,
         refresh,
+        exchange: None,
     };
     let prepared = server.prepare_tokens(grant, now)?;
     let code = stored.clone();

@@ -25,5 +25,6 @@ pub(super) fn grant(
         name: None,
         lifetime: server.lifetimes.access,
         refresh: RefreshPlan::None,
+        exchange: None,
     })
 }

@@ -1,10 +1,11 @@
-//! The token endpoint's grants (RFC 6749 §4.3, §4.4, §6), one file each, behind one
-//! entry point, [`OAuthServer::exchange`].
+//! The token endpoint's grants (RFC 6749 §4.1, §4.3, §4.4, §6; RFC 8693), one file each,
+//! behind one entry point, [`OAuthServer::exchange`].
 
 mod authorization_code;
 mod client_credentials;
 pub(crate) mod password;
 mod refresh_token;
+pub mod token_exchange;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::{OAuthError, OAuthServer};
 use crate::db::blocking;
 use crate::db::models::client::Client;
 use crate::domain::{GrantType, Refusal, Scope};
+use token_exchange::{ExchangeRequest, ACCESS_TOKEN_TYPE};
 
 /// A token request, parsed by `grant_type` (kanidm's shape): each variant holds exactly
 /// what its grant needs.
@@ -39,6 +41,7 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
     },
+    TokenExchange(ExchangeRequest),
 }
 
 impl TokenRequest {
@@ -49,6 +52,7 @@ impl TokenRequest {
             Self::Password { .. } => GrantType::Password,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 
@@ -87,6 +91,61 @@ impl TokenRequest {
                 redirect_uri: form.take("redirect_uri"),
                 code_verifier: form.take("code_verifier"),
             },
+            GrantType::TokenExchange => Self::TokenExchange(Self::parse_exchange(form, scope)?),
+        })
+    }
+
+    /// RFC 8693 §2.1's parameters: a subject token that is an access token, no actor token
+    /// (the authenticated client is the actor), an access token asked for if anything, and
+    /// one `audience`, which decides the use; `resource` is not supported (§2.2.2:
+    /// `invalid_target`).
+    fn parse_exchange(
+        form: &mut Form,
+        scope: Option<Scope>,
+    ) -> Result<ExchangeRequest, OAuthError> {
+        let subject_token = form
+            .take("subject_token")
+            .ok_or(OAuthError::invalid_request("subject_token is missing"))?;
+        match form.get("subject_token_type") {
+            None => return Err(OAuthError::invalid_request("subject_token_type is missing")),
+            Some(ACCESS_TOKEN_TYPE) => {}
+            Some(_) => {
+                return Err(OAuthError::invalid_request(
+                    "only access tokens can be exchanged (subject_token_type)",
+                ))
+            }
+        }
+        if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
+            return Err(OAuthError::invalid_request(
+                "actor_token is not supported: the authenticated client is the actor",
+            ));
+        }
+        if form
+            .get("requested_token_type")
+            .is_some_and(|requested| requested != ACCESS_TOKEN_TYPE)
+        {
+            return Err(OAuthError::invalid_request(
+                "only access tokens can be issued (requested_token_type)",
+            ));
+        }
+        if form.get("resource").is_some() {
+            return Err(OAuthError::invalid_target(
+                "resource is not supported; name the audience",
+            ));
+        }
+        let audience = form
+            .get("audience")
+            .ok_or(OAuthError::invalid_request("audience is missing"))?
+            .parse()
+            .map_err(|_| {
+                OAuthError::invalid_target(
+                    "the audience must be urn:tenauth:tenant:<id> or a client id",
+                )
+            })?;
+        Ok(ExchangeRequest {
+            subject_token,
+            audience,
+            scope,
         })
     }
 }
@@ -100,6 +159,9 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+    /// Token exchange only (RFC 8693 §2.2.1): `urn:ietf:params:oauth:token-type:access_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 impl From<IssuedTokens> for TokenResponse {
@@ -111,6 +173,8 @@ impl From<IssuedTokens> for TokenResponse {
             expires_in: issued.expires_in,
             refresh_token: issued.refresh_token.map(|token| token.expose().to_owned()),
             scope: issued.scope.to_string(),
+            issued_token_type: (issued.kind == crate::domain::TokenKind::Exchanged)
+                .then_some(ACCESS_TOKEN_TYPE),
         }
     }
 }
@@ -182,6 +246,15 @@ impl OAuthServer {
                 })
                 .await
             }
+            // Checks, the insert and the two audit events in one write transaction.
+            TokenRequest::TokenExchange(request) => {
+                self.db
+                    .write_async(move |conn| {
+                        let client = server.authenticate_caller(conn, &credentials)?.client;
+                        token_exchange::exchange(&server, conn, &client, request, now)
+                    })
+                    .await
+            }
         };
         issued
             .map(TokenResponse::from)
@@ -250,7 +323,10 @@ fn issue_grant_on(
 fn refusal_error(refusal: Refusal) -> OAuthError {
     match refusal {
         Refusal::TenantInactive | Refusal::ClientInactive => OAuthError::invalid_client(),
-        Refusal::UserInactive => OAuthError::invalid_grant("the grant is invalid"),
+        Refusal::UserInactive
+        | Refusal::SubjectTokenInactive
+        | Refusal::ActorInactive
+        | Refusal::PlatformAccessRefused => OAuthError::invalid_grant("the grant is invalid"),
     }
 }
 

@@ -88,6 +88,7 @@ pub(super) fn issue(
             name: None,
             lifetime: server.lifetimes.access,
             refresh,
+            exchange: None,
         },
         now,
     )

@@ -95,6 +95,7 @@ pub(super) fn rotate(
                 family_id: stored.family_id.clone(),
                 scope: family_scope,
             },
+            exchange: None,
         },
         now,
     )?;

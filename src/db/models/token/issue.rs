@@ -15,7 +15,7 @@ use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens
 use crate::db::{load_unique, parse_column, DbConnection, DbError, Prepared};
 use crate::domain::standing::sql;
 use crate::domain::{
-    ClientId, ClientStanding, FamilyId, Standing, TenantId, TokenId, TokenKind, UserId,
+    ClientId, ClientStanding, Exchange, FamilyId, Standing, TenantId, TokenId, TokenKind, UserId,
     UserStanding,
 };
 use crate::secrets::{AccessTokenHash, RefreshTokenHash};
@@ -36,6 +36,10 @@ pub struct NewAccessToken<'a> {
     pub expires_at: NaiveDateTime,
     /// Keyed hash of the token's exact string (see the migration that added it).
     pub token_hash: &'a AccessTokenHash,
+    /// For a token from token exchange: its subject token, actor and audience. Such a
+    /// token is stored by [`NewTokens::insert`] after [`load_standing`] in the exchange's
+    /// transaction, never by PostgreSQL's one-statement issuance, which writes none of it.
+    pub exchange: Option<&'a Exchange>,
 }
 
 #[derive(Insertable)]
@@ -51,6 +55,11 @@ struct AccessTokenInsert<'a> {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     token_hash: &'a str,
+    subject_token_id: Option<&'a str>,
+    actor_tenant_id: Option<i64>,
+    actor_client_id: Option<&'a str>,
+    actor_user_id: Option<i64>,
+    audience: Option<&'a str>,
 }
 
 impl NewAccessToken<'_> {
@@ -71,6 +80,14 @@ impl NewAccessToken<'_> {
                 created_at: self.created_at,
                 expires_at: self.expires_at,
                 token_hash: self.token_hash.as_str(),
+                subject_token_id: self.exchange.map(|e| e.subject_token_id.as_str()),
+                actor_tenant_id: self.exchange.map(|e| e.actor.tenant_id.get()),
+                actor_client_id: self.exchange.map(|e| e.actor.client_id.as_str()),
+                actor_user_id: self.exchange.and_then(|e| e.actor.user_id).map(UserId::get),
+                audience: self
+                    .exchange
+                    .and_then(|e| e.audience.as_ref())
+                    .map(ClientId::as_str),
             }),
         )
         .execute(conn)?;
@@ -144,6 +161,27 @@ pub fn load_standing(
     client_id: &ClientId,
     user_id: Option<UserId>,
 ) -> Result<Option<Standing>, DbError> {
+    standing(conn, tenant_id, client_id, user_id, true)
+}
+
+/// [`load_standing`] for a read that decides nothing it writes (a token exchange's actor,
+/// at validation): no locks.
+pub fn read_standing(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    client_id: &ClientId,
+    user_id: Option<UserId>,
+) -> Result<Option<Standing>, DbError> {
+    standing(conn, tenant_id, client_id, user_id, false)
+}
+
+fn standing(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    client_id: &ClientId,
+    user_id: Option<UserId>,
+    lock: bool,
+) -> Result<Option<Standing>, DbError> {
     let tenant_and_client = tenants::table
         .inner_join(
             oauth_clients::table.on(oauth_clients::tenant_id
@@ -152,9 +190,9 @@ pub fn load_standing(
         )
         .filter(tenants::id.eq(tenant_id.get()))
         .select((tenants::status, oauth_clients::revoked_at.is_not_null()));
-    let row: Option<(String, bool)> = match conn {
-        DbConnection::Sqlite(conn) => load_unique(tenant_and_client, conn)?,
-        DbConnection::Postgres(conn) => load_unique(tenant_and_client.for_share(), conn)?,
+    let row: Option<(String, bool)> = match &mut *conn {
+        DbConnection::Postgres(conn) if lock => load_unique(tenant_and_client.for_share(), conn)?,
+        conn => load_unique(tenant_and_client, conn)?,
     };
     let Some((status, client_revoked)) = row else {
         return Ok(None);
@@ -166,9 +204,9 @@ pub fn load_standing(
                 .filter(users::tenant_id.eq(tenant_id.get()))
                 .filter(users::id.eq(user_id.get()))
                 .select(users::disabled);
-            match conn {
-                DbConnection::Sqlite(conn) => load_unique(user, conn)?,
-                DbConnection::Postgres(conn) => load_unique(user.for_share(), conn)?,
+            match &mut *conn {
+                DbConnection::Postgres(conn) if lock => load_unique(user.for_share(), conn)?,
+                conn => load_unique(user, conn)?,
             }
         }
     };
@@ -197,6 +235,10 @@ impl NewTokens<'_> {
     /// (`BEGIN`, check, insert, `COMMIT`). On SQLite (inside the single writer's savepoint)
     /// the check and the inserts are separate statements.
     pub fn insert_if_permitted(&self, conn: &mut DbConnection) -> Result<bool, DbError> {
+        debug_assert!(
+            self.access.exchange.is_none(),
+            "an exchanged token is stored by `insert` after `load_standing`"
+        );
         match conn {
             DbConnection::Postgres(conn) => {
                 let (_, stored) = IssueIfPermitted {

@@ -34,7 +34,13 @@ type RefreshFilter =
 /// took their snapshot): issuance reads the tenant, client and user rows `FOR SHARE`, so
 /// revoking a tenant's tokens locks its row, a client's or a user's tokens only that row
 /// (revoking one user's tokens does not hold up the whole tenant), and a family takes the
-/// family's lock ([`lock_family`]). One access token needs none: nothing is issued into it.
+/// family's lock ([`lock_family`]). One access token needs none: nothing is issued into it
+/// but tokens from token exchange, whose validity follows their subject token's anyway.
+///
+/// Then a third update: the tokens exchanged (RFC 8693) from the revoked ones, or acted
+/// with by the revoked client or user, in whatever tenant they were issued for (platform
+/// staff's live in the tenants they acted in). Should one be exchanged concurrently and
+/// missed here, `domain::ExchangeStanding` still refuses it at every validation.
 ///
 /// Its one copy: on PostgreSQL, `event::revoke_and_report` revokes one access token (and
 /// the refresh tokens issued with it) with its event in one statement; keep the two in step.
@@ -117,8 +123,93 @@ pub fn revoke_tokens(
         .set(oauth_refresh_tokens::revoked_at.eq(now)),
     )
     .execute(conn)?;
+    let exchanged = match exchanged_from(tenant, target) {
+        Some(exchanged) => Prepared(
+            diesel::update(
+                oauth_access_tokens::table
+                    .filter(oauth_access_tokens::actor_tenant_id.eq(tenant))
+                    .filter(oauth_access_tokens::revoked_at.is_null())
+                    .filter(exchanged),
+            )
+            .set(oauth_access_tokens::revoked_at.eq(now)),
+        )
+        .execute(conn)?,
+        None => 0,
+    };
     Ok(RevocationCounts {
-        access_tokens,
+        access_tokens: access_tokens + exchanged,
         refresh_tokens,
     })
+}
+
+/// Which tokens from token exchange a revocation of `target` in `tenant` also covers (the
+/// caller filters on their actor's tenant): those exchanged from a token it covers, and
+/// those the revoked client or user acts with. `None` for a whole tenant, whose own
+/// revocation covers every token exchanged inside it, and whose users and clients act
+/// nowhere else (only the platform's do, and the platform tenant is never revoked whole).
+fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Option<AccessFilter> {
+    let subjects = diesel::alias!(oauth_access_tokens as subjects);
+    let subjects_in_tenant = subjects
+        .filter(subjects.field(oauth_access_tokens::tenant_id).eq(tenant))
+        .select(subjects.field(oauth_access_tokens::id).nullable());
+    Some(match target {
+        RevocationTarget::AccessToken(jti) => Box::new(
+            oauth_access_tokens::subject_token_id
+                .eq(jti.as_str().to_owned())
+                .assume_not_null(),
+        ),
+        RevocationTarget::Family(family_id) => Box::new(
+            oauth_access_tokens::subject_token_id
+                .eq_any(
+                    oauth_refresh_tokens::table
+                        .filter(oauth_refresh_tokens::tenant_id.eq(tenant))
+                        .filter(oauth_refresh_tokens::family_id.eq(family_id.as_str().to_owned()))
+                        .select(oauth_refresh_tokens::access_token_id.nullable()),
+                )
+                .assume_not_null(),
+        ),
+        RevocationTarget::Client(client_id) => Box::new(
+            oauth_access_tokens::actor_client_id
+                .eq(client_id.as_str().to_owned())
+                .or(oauth_access_tokens::subject_token_id.eq_any(
+                    subjects_in_tenant.filter(
+                        subjects
+                            .field(oauth_access_tokens::client_id)
+                            .eq(client_id.as_str().to_owned()),
+                    ),
+                ))
+                .assume_not_null(),
+        ),
+        RevocationTarget::User(user_id) => Box::new(
+            oauth_access_tokens::actor_user_id
+                .eq(user_id.get())
+                .or(oauth_access_tokens::subject_token_id.eq_any(
+                    subjects_in_tenant.filter(
+                        subjects
+                            .field(oauth_access_tokens::user_id)
+                            .eq(user_id.get()),
+                    ),
+                ))
+                .assume_not_null(),
+        ),
+        RevocationTarget::Tenant => return None,
+    })
+}
+
+/// Turning a tenant's `platform_access` off: revokes every token platform staff hold in
+/// it (token exchange, RFC 8693), inside the caller's transaction, which holds the
+/// tenant's row locked (exchanges read it `FOR SHARE`, so none is in flight).
+pub fn revoke_platform_staff_tokens(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        oauth_access_tokens::table
+            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
+            .filter(oauth_access_tokens::actor_tenant_id.eq(TenantId::PLATFORM.get()))
+            .filter(oauth_access_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_access_tokens::revoked_at.eq(now))
+    .execute(conn)?)
 }

@@ -10,7 +10,8 @@ use crate::db::models::client::{ClientRow, ClientWithTenant};
 use crate::db::schema::{oauth_access_tokens, oauth_clients, oauth_refresh_tokens, tenants, users};
 use crate::db::{load_unique, parse_column, DbConnection, DbError};
 use crate::domain::{
-    ClientId, ClientStanding, Standing, TenantId, TokenId, TokenKind, UserId, UserStanding,
+    ClientId, ClientStanding, Exchange, Standing, TenantId, TokenActor, TokenId, TokenKind, UserId,
+    UserStanding,
 };
 use crate::secrets::{AccessTokenHash, RefreshTokenHash, SecretHash};
 
@@ -34,7 +35,38 @@ pub struct AccessTokenState {
     pub standing: Standing,
     /// The user's name, when the token has a user that exists in its tenant.
     pub username: Option<String>,
+    /// For a token from token exchange: what it was exchanged from, who acts with it.
+    pub exchange: Option<Exchange>,
+    /// For a token from token exchange, what its validity also depends on, read by
+    /// [`AccessTokenState::find`] and [`AccessTokenState::find_with_caller`] (`None` for
+    /// the subject token read for it: an exchange is never followed twice, no chains).
+    pub exchange_dependencies: Option<ExchangeDependencies>,
 }
+
+/// What a token from token exchange depends on besides its own tenant, client and user
+/// (`domain::ExchangeStanding` decides): gathered by three more point reads, only for
+/// such tokens, so every other token's validation stays one query.
+#[derive(Debug, Clone)]
+pub struct ExchangeDependencies {
+    /// The subject token's state, as [`AccessTokenState::find`] reads it (in the actor's
+    /// tenant); `None` when it is gone.
+    pub subject: Option<Box<AccessTokenState>>,
+    /// The actor's tenant, client and user (`None`: the client is not in that tenant).
+    pub actor: Option<Standing>,
+    /// The token's tenant's `platform_access` (read only for an actor of another tenant;
+    /// `true` otherwise, where it does not apply).
+    pub platform_access: bool,
+}
+
+/// The exchange columns of a token row: subject token, actor tenant, client and user,
+/// audience.
+type ExchangeColumns = (
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
 /// The token columns of [`AccessTokenState`], in the order of
 /// [`access_token_state_columns!`].
@@ -50,6 +82,7 @@ type AccessTokenColumns = (
     NaiveDateTime,
     Option<NaiveDateTime>,
     Option<String>,
+    ExchangeColumns,
 );
 
 /// The token's columns, its tenant's status, its client's `revoked_at` and its user's
@@ -76,8 +109,38 @@ macro_rules! access_token_state_columns {
             oauth_access_tokens::expires_at,
             oauth_access_tokens::revoked_at,
             oauth_access_tokens::token_hash,
+            (
+                oauth_access_tokens::subject_token_id,
+                oauth_access_tokens::actor_tenant_id,
+                oauth_access_tokens::actor_client_id,
+                oauth_access_tokens::actor_user_id,
+                oauth_access_tokens::audience,
+            ),
         )
     };
+}
+
+/// The exchange a row records, if any (the schema's CHECK keeps the columns together).
+fn exchange_of(
+    (subject_token_id, actor_tenant_id, actor_client_id, actor_user_id, audience): ExchangeColumns,
+) -> Result<Option<Exchange>, DbError> {
+    let Some(subject_token_id) = subject_token_id else {
+        return Ok(None);
+    };
+    let (Some(actor_tenant_id), Some(actor_client_id)) = (actor_tenant_id, actor_client_id) else {
+        return Err(DbError::corrupt("exchanged token's actor"));
+    };
+    Ok(Some(Exchange {
+        subject_token_id: parse_column(&subject_token_id, "token id")?,
+        actor: TokenActor {
+            tenant_id: TenantId::new(actor_tenant_id),
+            client_id: parse_column(&actor_client_id, "client id")?,
+            user_id: actor_user_id.map(UserId::new),
+        },
+        audience: audience
+            .map(|audience| parse_column(&audience, "client id"))
+            .transpose()?,
+    }))
 }
 
 /// The standing read by a join: the tenant's stored status, the client's `revoked_at`,
@@ -96,7 +159,20 @@ fn standing_of(
 }
 
 impl AccessTokenState {
+    /// The state of the access token `(tenant_id, jti)`, with, for a token from token
+    /// exchange, its [`ExchangeDependencies`].
     pub fn find(
+        conn: &mut DbConnection,
+        tenant_id: TenantId,
+        jti: &TokenId,
+    ) -> Result<Option<AccessTokenState>, DbError> {
+        Self::find_row(conn, tenant_id, jti)?
+            .map(|state| state.with_exchange_dependencies(conn))
+            .transpose()
+    }
+
+    /// One query: the row, its tenant, client and user.
+    fn find_row(
         conn: &mut DbConnection,
         tenant_id: TenantId,
         jti: &TokenId,
@@ -199,9 +275,10 @@ impl AccessTokenState {
         let caller = ClientWithTenant::from_row((caller, caller_tenant_status))?;
         // Like `find`'s inner joins: a token without its tenant or client is no token.
         let state = match (token, token_tenant_status, token_client) {
-            (Some(token), Some(status), Some((_, client_revoked_at))) => {
-                Some(Self::from_row((token, status, client_revoked_at, user))?)
-            }
+            (Some(token), Some(status), Some((_, client_revoked_at))) => Some(
+                Self::from_row((token, status, client_revoked_at, user))?
+                    .with_exchange_dependencies(conn)?,
+            ),
             _ => None,
         };
         Ok(Some((caller, state)))
@@ -222,6 +299,7 @@ impl AccessTokenState {
             expires_at,
             revoked_at,
             token_hash,
+            exchange,
         ) = token;
         let standing = standing_of(
             &tenant_status,
@@ -243,7 +321,34 @@ impl AccessTokenState {
             token_hash: token_hash.map(SecretHash::from_stored),
             standing,
             username: user.map(|(username, _)| username),
+            exchange: exchange_of(exchange)?,
+            exchange_dependencies: None,
         })
+    }
+
+    /// Reads what a token from token exchange depends on (nothing for any other token):
+    /// its subject token (without following that one's exchange, if it had one), the
+    /// actor's standing, and for an actor of another tenant this tenant's
+    /// `platform_access`.
+    fn with_exchange_dependencies(mut self, conn: &mut DbConnection) -> Result<Self, DbError> {
+        let Some(exchange) = &self.exchange else {
+            return Ok(self);
+        };
+        let actor = &exchange.actor;
+        let subject = Self::find_row(conn, actor.tenant_id, &exchange.subject_token_id)?;
+        let actor_standing =
+            super::issue::read_standing(conn, actor.tenant_id, &actor.client_id, actor.user_id)?;
+        let platform_access = if actor.tenant_id == self.tenant_id {
+            true
+        } else {
+            crate::db::models::tenant::Tenant::platform_access(conn, self.tenant_id)?
+        };
+        self.exchange_dependencies = Some(ExchangeDependencies {
+            subject: subject.map(Box::new),
+            actor: actor_standing,
+            platform_access,
+        });
+        Ok(self)
     }
 }
 

@@ -27,6 +27,15 @@ pub(super) struct TokenForm {
     password: Option<String>,
     /// `refresh_token` grant: the token to rotate.
     refresh_token: Option<String>,
+    /// Token exchange (RFC 8693 §2.1): the user's access token to exchange.
+    subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token`, the only type.
+    subject_token_type: Option<String>,
+    /// Token exchange: `urn:tenauth:tenant:<id>` (a platform client, for platform staff
+    /// acting in that tenant) or a client id of the caller's tenant (delegation to it).
+    audience: Option<String>,
+    /// Token exchange: if sent, `urn:ietf:params:oauth:token-type:access_token`.
+    requested_token_type: Option<String>,
     /// When not sent in HTTP Basic (`client_secret_post`; a public client sends only this).
     client_id: Option<String>,
     /// `client_secret_post`.
@@ -40,6 +49,8 @@ pub(super) enum GrantTypeName {
     ClientCredentials,
     Password,
     RefreshToken,
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 /// The form of `POST /oauth/introspect` and `POST /oauth/revoke` (RFC 7662 §2.1, RFC 7009 §2.1).
@@ -60,7 +71,7 @@ pub(super) struct TokenParametersForm {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the tokens (RFC 6749 §5.1); Cache-Control: no-store", body = crate::oauth::grants::TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = crate::routes::errors::ErrorBody),
+        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope, or invalid_target (token exchange: an audience the caller may not reach, RFC 8693 §2.2.2)", body = crate::routes::errors::ErrorBody),
         (status = 401, description = "invalid_client (with WWW-Authenticate: Basic when Basic was used)", body = crate::routes::errors::ErrorBody),
         (status = 413, description = "body over 64 KiB", body = crate::routes::errors::ErrorBody),
         (status = 429, description = "rate limited, failed-login throttle, or failed client authentications past the budget; Retry-After", body = crate::routes::errors::ErrorBody),

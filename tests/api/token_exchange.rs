@@ -532,3 +532,69 @@ both_backends! {
         }
     }
 }
+
+/// Makes every write of a platform-trail `token.exchange` audit event fail, as a fault
+/// after the token's insert would.
+fn fail_platform_trail_writes(app: &TestApp) {
+    let statements: &[&str] = if matches!(app.db.url, tenauth::config::DatabaseUrl::Postgres(_)) {
+        &[
+            "CREATE FUNCTION fail_platform_trail() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$",
+            "CREATE TRIGGER fail_platform_trail BEFORE INSERT ON audit_events FOR EACH ROW \
+             WHEN (NEW.tenant_id = 1 AND NEW.action = 'token.exchange') \
+             EXECUTE FUNCTION fail_platform_trail()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER fail_platform_trail BEFORE INSERT ON audit_events \
+           WHEN NEW.tenant_id = 1 AND NEW.action = 'token.exchange' \
+           BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+        ]
+    };
+    for statement in statements {
+        let statement = statement.to_string();
+        app.database
+            .write(move |conn| {
+                diesel::sql_query(statement).execute(conn)?;
+                Ok::<_, tenauth::db::DbError>(())
+            })
+            .unwrap();
+    }
+}
+
+both_backends! {
+    async fn the_token_and_both_audit_events_commit_together_or_not_at_all(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let support = staff(&app, "platform:act-in-tenant").await;
+        fail_platform_trail_writes(&app);
+
+        let failed = exchange(&app, &support.client, &support.token, &tenant_audience(acme.tenant_id), Some("read")).await;
+
+        assert_eq!(failed.status(), 500, "the injected fault");
+        let body = failed.text().await.unwrap();
+        assert!(!body.contains("injected"), "no database error in the answer: {body}");
+        assert_eq!(exchanged_rows(&app), 0, "no token without its platform event");
+        let tenant_admin = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let in_tenant = exchange_events(&app, &format!("/admin/tenants/{}/audit-events", acme.tenant_id), &tenant_admin).await;
+        assert!(in_tenant.is_empty(), "no tenant event without the token: {in_tenant:?}");
+    }
+
+    async fn exchanges_are_rate_limited_like_every_grant(db) {
+        let mut settings = test_settings(&db);
+        settings.limits.client_rate = 1;
+        let app = spawn_app_with(db, settings).await;
+        let acme = app.provision_tenant("acme").await;
+        let backend = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true).await;
+        let exchanger = app.provision_client(acme.tenant_id, &[GrantType::TokenExchange], "read", true).await;
+        let subject = user_token(&app, &acme).await;
+
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(exchange(&app, &exchanger, &subject, &backend.id, None).await.status().as_u16());
+        }
+
+        assert_eq!(&statuses[..2], &[200, 200], "the burst: {statuses:?}");
+        assert!(statuses[2..].contains(&429), "then the client's rate: {statuses:?}");
+    }
+}

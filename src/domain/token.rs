@@ -20,6 +20,14 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Whether a token of this kind may be the subject token of a token exchange: any but
+    /// one from token exchange itself (no chains: every exchanged token is one step from a
+    /// token its user or client holds). Checked at the exchange and again at every
+    /// validation of the exchanged token.
+    pub fn may_be_exchanged(self) -> bool {
+        self != Self::Exchanged
+    }
+
     /// What tenauth's `token_kind` (introspection's extension, and `/oauth/me`) calls an
     /// access token of this kind: `personal` for a personal access token, `exchanged` for
     /// one from token exchange, `access` for the others (a refresh token's own
@@ -110,6 +118,14 @@ pub struct Exchange {
     /// The client the token is meant for (a delegation inside a tenant); `None`: the
     /// tenant's resource servers, as for any other token (`aud` is the issuer).
     pub audience: Option<ClientId>,
+}
+
+impl Exchange {
+    /// Whether the actor belongs to another tenant than the token, `token_tenant`: platform
+    /// staff acting in a tenant, to whom that tenant's `platform_access` applies.
+    pub fn acts_across_tenants(&self, token_tenant: TenantId) -> bool {
+        self.actor.tenant_id != token_tenant
+    }
 }
 
 /// The `audience` of a token-exchange request (RFC 8693 §2.1), parsed: a tenant to act in

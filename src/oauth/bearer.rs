@@ -17,8 +17,8 @@ use super::OAuthServer;
 use crate::db::models::token::AccessTokenState;
 use crate::db::{DbConnection, DbError};
 use crate::domain::{
-    subject, ClientId, Exchange, ExchangeStanding, Refusal, Scope, TenantId, TokenId, TokenKind,
-    UserId,
+    subject, Actor, ClientId, Exchange, ExchangeStanding, Refusal, Scope, TenantId, TokenActor,
+    TokenId, TokenKind, UserId,
 };
 use crate::secrets::AccessTokenHash;
 
@@ -48,6 +48,32 @@ impl ActiveToken {
             .as_ref()
             .map(|exchange| ActorClaim::from(&exchange.actor))
     }
+
+    /// Who the audit trail names for a change made with this token: its user, the
+    /// platform user acting in the tenant through token exchange, or else its client.
+    pub fn actor(&self) -> Actor {
+        match (self.user_id, self.exchange.as_ref()) {
+            (Some(user_id), _) => Actor::User(user_id),
+            (
+                None,
+                Some(Exchange {
+                    actor:
+                        TokenActor {
+                            user_id: Some(user_id),
+                            ..
+                        },
+                    ..
+                }),
+            ) => Actor::PlatformUser(*user_id),
+            (None, _) => Actor::Client(self.client_id.clone()),
+        }
+    }
+
+    /// The one client a delegation made the token for (its `aud`); `None`: the issuer's
+    /// resource servers, as for every other token.
+    pub fn audience_client(&self) -> Option<&ClientId> {
+        self.exchange.as_ref()?.audience.as_ref()
+    }
 }
 
 /// Why a token is not active. For the log only: every one of them looks the same outside.
@@ -68,22 +94,33 @@ pub enum InactiveReason {
     NotInStanding(Refusal),
     #[error("claims disagree with the stored token")]
     Mismatch,
+    /// Made for another audience (a delegation to a client, RFC 8693): not for tenauth's
+    /// own endpoints (RFC 9068 §4: a resource server refuses a token not meant for it).
+    #[error("meant for another audience")]
+    WrongAudience,
 }
 
 impl OAuthServer {
     /// The bearer-token guard (RFC 6750) of tenauth's own protected endpoints: whether
     /// `token` is an active access token at `now`, decided exactly as introspection
-    /// decides it. `Err` only when the database could not answer: never "inactive" for an
-    /// outage. Reads only: runs on a reader thread.
+    /// decides it, and meant for tenauth's resource servers (its `aud` the issuer: a
+    /// delegation to one client is that client's alone). `Err` only when the database
+    /// could not answer: never "inactive" for an outage. Reads only: runs on a reader
+    /// thread.
     pub async fn authenticate_bearer(
         self: &Arc<Self>,
         token: String,
         now: NaiveDateTime,
     ) -> Result<Result<ActiveToken, InactiveReason>, DbError> {
         let server = Arc::clone(self);
-        self.db
+        let validated = self
+            .db
             .read_async(move |conn| server.validate_access_token(conn, &token, now))
-            .await
+            .await?;
+        Ok(validated.and_then(|active| match active.audience_client() {
+            Some(_) => Err(InactiveReason::WrongAudience),
+            None => Ok(active),
+        }))
     }
 
     /// Decides whether `token` is an active access token at `now`, on `conn`.
@@ -215,10 +252,10 @@ fn stored_refusal(state: &AccessTokenState, now: NaiveDateTime) -> Option<Inacti
         subject_token_active: dependencies
             .and_then(|dependencies| dependencies.subject.as_deref())
             .is_some_and(|subject| {
-                subject.exchange.is_none() && stored_refusal(subject, now).is_none()
+                subject.kind.may_be_exchanged() && stored_refusal(subject, now).is_none()
             }),
         actor: dependencies.and_then(|dependencies| dependencies.actor),
-        cross_tenant: exchange.actor.tenant_id != state.tenant_id,
+        cross_tenant: exchange.acts_across_tenants(state.tenant_id),
         platform_access: dependencies.is_some_and(|dependencies| dependencies.platform_access),
     };
     standing.refusal().map(InactiveReason::NotInStanding)

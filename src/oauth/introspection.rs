@@ -227,11 +227,7 @@ impl OAuthServer {
 
     fn describe_access_token(&self, active: ActiveToken) -> TokenDescription {
         let act = active.act();
-        let aud = active
-            .exchange
-            .as_ref()
-            .and_then(|exchange| exchange.audience.as_ref())
-            .map(ToString::to_string);
+        let aud = active.audience_client().map(ToString::to_string);
         TokenDescription {
             aud,
             act,

@@ -49,6 +49,10 @@ impl OAuthServer {
         now: NaiveDateTime,
     ) -> Result<IssuedTokens, PersonalTokenError> {
         let user_id = caller.user_id.ok_or(PersonalTokenError::NotAUser)?;
+        // A token from token exchange derives nothing longer-lived than itself (no chains).
+        if !caller.kind.may_be_exchanged() {
+            return Err(PersonalTokenError::NotAUser);
+        }
         let name: Name = name.parse().map_err(|_| PersonalTokenError::InvalidName)?;
         if !scope.is_subset_of(&caller.scope) {
             return Err(PersonalTokenError::ScopeTooWide);

@@ -24,7 +24,9 @@ use crate::domain::{ClientId, FamilyId, RevocationTarget, TenantId, TokenId};
 enum Target {
     AccessToken {
         tenant_id: TenantId,
-        client_id: ClientId,
+        /// The client it was issued to and that client's tenant: for a token from token
+        /// exchange, the exchanging client, whatever tenant the token is of.
+        issued_to: (TenantId, ClientId),
         jti: TokenId,
     },
     RefreshToken {
@@ -36,11 +38,11 @@ enum Target {
 }
 
 impl Target {
+    /// The client the token was issued to, and its tenant.
     fn owner(&self) -> (TenantId, &ClientId) {
         match self {
             Self::AccessToken {
-                tenant_id,
-                client_id,
+                issued_to: (tenant_id, client_id),
                 ..
             }
             | Self::RefreshToken {
@@ -48,6 +50,15 @@ impl Target {
                 client_id,
                 ..
             } => (*tenant_id, client_id),
+        }
+    }
+
+    /// The tenant the token is of.
+    fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::AccessToken { tenant_id, .. } | Self::RefreshToken { tenant_id, .. } => {
+                *tenant_id
+            }
         }
     }
 }
@@ -96,20 +107,21 @@ impl OAuthServer {
         let Some(target) = target else {
             return Ok(());
         };
-        let (tenant_id, client_id) = target.owner();
-        if tenant_id != caller.tenant_id {
+        let (owner_tenant_id, client_id) = target.owner();
+        if owner_tenant_id != caller.tenant_id {
             log::warn!(
                 target: "tenauth::security",
-                "cross-tenant revocation attempt: client {} of tenant {} presented a token of tenant {}",
-                caller.id, caller.tenant_id, tenant_id
+                "cross-tenant revocation attempt: client {} of tenant {} presented a token of another tenant",
+                caller.id, caller.tenant_id
             );
             return Ok(());
         }
+        let tenant_id = target.tenant_id();
         if *client_id != caller.id {
             log::warn!(
                 target: "tenauth::security",
                 "client {} tried to revoke a token of client {} (tenant {})",
-                caller.id, client_id, tenant_id
+                caller.id, client_id, owner_tenant_id
             );
             return Err(OAuthError::new(
                 super::ErrorCode::UnauthorizedClient,
@@ -153,7 +165,7 @@ impl OAuthServer {
         let genuine = self.is_issued_access_token(token, owner.token_hash.as_ref());
         Ok(genuine.then_some(Target::AccessToken {
             tenant_id,
-            client_id: owner.client_id,
+            issued_to: owner.issued_to,
             jti: owner.id,
         }))
     }

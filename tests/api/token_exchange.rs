@@ -598,3 +598,59 @@ both_backends! {
         assert!(statuses[2..].contains(&429), "then the client's rate: {statuses:?}");
     }
 }
+
+both_backends! {
+    async fn an_exchanged_token_is_its_exchanging_clients_to_revoke_and_a_delegation_is_not_for_tenauth(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        let support = staff(&app, "platform:act-in-tenant").await;
+        let backend = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true).await;
+        let revoke = |client: TestClient, token: String| {
+            let app = &app;
+            async move {
+                app.http.post(app.url("/oauth/revoke")).basic_auth(&client.id, client.secret.as_deref()).form(&[("token", token.as_str())]).send().await.unwrap().status().as_u16()
+            }
+        };
+
+        // RFC 7009 §2.1: the client it was issued to is the exchanging client, of the platform.
+        let staff_token = json_with_status(exchange(&app, &support.client, &support.token, &tenant_audience(acme.tenant_id), Some("read")).await, 200).await;
+        let staff_token = staff_token["access_token"].as_str().unwrap().to_owned();
+        // A client of the tenant did not get it: another tenant's token to it, answered like an unknown one and left alone.
+        assert_eq!(revoke(acme.client.clone(), staff_token.clone()).await, 200);
+        assert_eq!(introspect(&app, &acme.client, &staff_token).await["active"], true, "left alone");
+        assert_eq!(revoke(support.client.clone(), staff_token.clone()).await, 200);
+        assert_eq!(introspect(&app, &acme.client, &staff_token).await["active"], false);
+
+        // A delegation is for its audience: tenauth's own endpoints refuse it (RFC 9068 §4).
+        let subject = user_token(&app, &acme).await;
+        let delegated = json_with_status(exchange(&app, &acme.client, &subject, &backend.id, None).await, 200).await;
+        let delegated = delegated["access_token"].as_str().unwrap();
+        assert_eq!(app.get_with_token("/oauth/me", delegated).await.status(), 401);
+        let personal = app.http.post(app.url("/oauth/personal-access-tokens")).bearer_auth(delegated).json(&serde_json::json!({"name": "longer", "scopes": []})).send().await.unwrap();
+        assert_eq!(personal.status(), 401, "no personal token from a delegation");
+        assert_eq!(introspect(&app, &backend, delegated).await["active"], true, "still its audience's");
+    }
+
+    async fn platform_staff_changes_in_a_tenant_are_audited_as_theirs(db) {
+        let app = spawn_app(db).await;
+        let acme = app.provision_tenant("acme").await;
+        app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "tenant:admin", true).await;
+        let support = staff(&app, "platform:act-in-tenant").await;
+        let answer = json_with_status(exchange(&app, &support.client, &support.token, &tenant_audience(acme.tenant_id), Some("tenant:admin")).await, 200).await;
+        let token = answer["access_token"].as_str().unwrap();
+
+        let path = format!("/admin/tenants/{}/users", acme.tenant_id);
+        let created = call_with_token(&app, Method::POST, &path, token, Some(serde_json::json!({"username": "bob", "password": "bob-password-1"}))).await;
+        assert_eq!(created.status(), 201);
+
+        let tenant_admin = admin_token(&app, acme.tenant_id, "tenant:admin").await;
+        let trail = json_with_status(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/audit-events", acme.tenant_id), &tenant_admin, None).await, 200).await;
+        let created = trail["items"].as_array().unwrap().iter().find(|event| event["action"] == "user.create" && event["actor"] != "cli").cloned().unwrap();
+        assert_eq!(created["actor"], format!("platform-user:{}", support.user_id));
+        // The platform's own wholesale revocation marks the tokens its staff hold elsewhere.
+        let admin = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let revoked = call_with_token(&app, Method::POST, "/admin/tenants/1/revoke-tokens", &admin, Some(serde_json::json!({}))).await;
+        assert_eq!(revoked.status(), 200);
+        assert_eq!(live_exchanged_rows(&app), 0);
+    }
+}

@@ -1,3 +1,5 @@
+-- Clients lose the grant the older schema does not know (its code would refuse the row).
+UPDATE oauth_clients SET grant_types = TRIM(REPLACE(' ' || grant_types || ' ', ' urn:ietf:params:oauth:grant-type:token-exchange ', ' '));
 DELETE FROM oauth_access_tokens WHERE kind = 'exchanged';
 CREATE TABLE oauth_access_tokens_previous (
     id         TEXT PRIMARY KEY,

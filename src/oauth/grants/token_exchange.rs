@@ -26,10 +26,11 @@ use super::refusal_error;
 use crate::db::models::audit::NewAuditEvent;
 use crate::db::models::client::Client;
 use crate::db::models::tenant::Tenant;
+use crate::db::models::token::issue::load_standing;
 use crate::db::DbConnection;
 use crate::domain::{
-    Actor, AuditAction, Exchange, ExchangeAudience, GrantType, Scope, TenantId, TenantStatus,
-    TokenActor, TokenKind, ACT_IN_TENANT_SCOPE,
+    Actor, AuditAction, Exchange, ExchangeAudience, ExchangeStanding, GrantType, Refusal, Scope,
+    TenantId, TokenActor, TokenKind, ACT_IN_TENANT_SCOPE,
 };
 use crate::oauth::bearer::ActiveToken;
 use crate::oauth::issuance::{IssuedTokens, RefreshPlan, TokenGrant};
@@ -133,26 +134,46 @@ pub(super) fn exchange(
             }
         }
     };
+    let exchange = grant
+        .exchange
+        .clone()
+        .expect("an exchange grant names its exchange");
+    let cross_tenant = exchange.acts_across_tenants(grant.tenant_id);
     let prepared = server.prepare_tokens(grant, now)?;
-    // The tenant, the token's client and user, read `FOR SHARE` on PostgreSQL: a deletion
-    // or suspension of the tenant waits for this transaction, or this sees it.
-    let cross_tenant = caller.tenant_id != prepared.tenant_id();
+    // Under the locks of the standing reads (`FOR SHARE` on PostgreSQL: a deletion or
+    // suspension of the tenant, a change of its `platform_access`, a deletion of the client
+    // or the user waits for this transaction, or this sees it), the rules that keep the
+    // token active afterwards: its own standing, then the exchange's.
     prepared.check(conn)?.map_err(|refusal| {
         if cross_tenant {
-            // The target tenant (or its personal-access client) stopped standing meanwhile.
+            // The target tenant (or its personal-access client) does not stand.
             log::info!(target: "tenauth::security", "token exchange by client {} refused: {refusal} in the target tenant", caller.id);
             AUDIENCE_REFUSED
         } else {
             refusal_error(refusal)
         }
     })?;
-    // Read after the tenant's lock: a change of the setting in flight is seen.
-    if cross_tenant && !Tenant::platform_access(conn, prepared.tenant_id())? {
-        log::info!(target: "tenauth::security", "token exchange by client {} refused: the tenant turned platform access off", caller.id);
-        return Err(AUDIENCE_REFUSED);
+    let actor = &exchange.actor;
+    let standing = ExchangeStanding {
+        // Validated above, in this transaction.
+        subject_token_active: true,
+        actor: load_standing(conn, actor.tenant_id, &actor.client_id, actor.user_id)?,
+        cross_tenant,
+        platform_access: !cross_tenant || Tenant::platform_access(conn, prepared.tenant_id())?,
+    };
+    match standing.refusal() {
+        None => {}
+        Some(Refusal::PlatformAccessRefused) => {
+            log::info!(target: "tenauth::security", "token exchange by client {} refused: the tenant refuses platform access", caller.id);
+            return Err(AUDIENCE_REFUSED);
+        }
+        Some(refusal) => {
+            log::info!(target: "tenauth::security", "token exchange by client {} refused: {refusal}", caller.id);
+            return Err(OAuthError::invalid_grant("the grant is invalid"));
+        }
     }
     let issued = prepared.insert(conn)?;
-    record_exchange(conn, caller, &subject, &issued, now)?;
+    record_exchange(conn, caller, &subject, &exchange, &issued, now)?;
     Ok(issued)
 }
 
@@ -185,14 +206,11 @@ fn platform_staff_grant(
     if target.is_platform() {
         return Err(refuse_target("the platform tenant is no target"));
     }
-    let tenant = Tenant::find(conn, target)?;
-    let reachable = tenant
-        .is_some_and(|tenant| tenant.status == TenantStatus::Active && tenant.platform_access);
-    if !reachable {
-        return Err(refuse_target(
-            "the target tenant does not exist, is not active or refuses platform access",
-        ));
-    }
+    // Whether the tenant is active and allows platform access is checked under its lock,
+    // before the token is stored (`exchange`).
+    let Some(personal_access) = Client::find_personal_access(conn, target)? else {
+        return Err(refuse_target("no such tenant"));
+    };
     let Some(scope) = requested else {
         return Err(OAuthError::invalid_request(
             "scope is required to act in a tenant",
@@ -206,11 +224,6 @@ fn platform_staff_grant(
             "the requested scope is not one the tenant's clients may hold",
         ));
     }
-    let Some(personal_access) = Client::find_personal_access(conn, target)? else {
-        return Err(refuse_target(
-            "the target tenant has no personal-access client",
-        ));
-    };
     Ok(TokenGrant {
         tenant_id: target,
         client_id: personal_access.id,
@@ -241,33 +254,43 @@ fn lifetime(server: &OAuthServer, subject: &ActiveToken, now: NaiveDateTime) -> 
 }
 
 /// The two audit events of an exchange, in its transaction: one in the token's tenant's
-/// trail (for platform staff: "a platform user acted in your tenant"), one in the
-/// platform's own trail.
+/// trail (for platform staff, "a platform user acted in your tenant", naming nothing else
+/// of the platform), one in the platform's own trail.
 fn record_exchange(
     conn: &mut DbConnection,
     caller: &Client,
     subject: &ActiveToken,
+    exchange: &Exchange,
     issued: &IssuedTokens,
     now: NaiveDateTime,
 ) -> Result<(), OAuthError> {
-    let platform_staff = caller.tenant_id != issued.tenant_id;
     let jti = issued.jti.to_string();
-    let details = serde_json::json!({
-        "client_id": caller.id.as_str(),
-        "subject_token": subject.jti.as_str(),
+    let mut details = serde_json::json!({
         "scope": issued.scope.to_string(),
         "expires_at": issued.expires_at.and_utc().timestamp(),
     });
-    let tenant_actor = match subject.user_id {
-        Some(user_id) if platform_staff => Actor::PlatformUser(user_id),
-        _ => Actor::Client(caller.id.clone()),
+    let mut platform_details = details.clone();
+    platform_details["tenant_id"] = issued.tenant_id.get().into();
+    platform_details["client_id"] = caller.id.as_str().into();
+    platform_details["subject_token"] = subject.jti.as_str().into();
+    if let Some(audience) = &exchange.audience {
+        platform_details["audience"] = audience.as_str().into();
+    }
+    let (tenant_actor, platform_actor) = match exchange.actor.user_id {
+        Some(user_id) => (Actor::PlatformUser(user_id), Actor::User(user_id)),
+        None => {
+            // A delegation inside the tenant: all of it is the tenant's to see.
+            details = platform_details.clone();
+            let actor = Actor::Client(caller.id.clone());
+            (actor.clone(), actor)
+        }
     };
     NewAuditEvent {
         tenant_id: issued.tenant_id,
         actor: &tenant_actor,
         action: AuditAction::TokenExchange,
         subject: Some(&jti),
-        details: Some(details.clone()),
+        details: Some(details),
         created_at: now,
     }
     .insert(conn)?;
@@ -275,12 +298,6 @@ fn record_exchange(
         // A delegation inside the platform tenant: its trail is the platform's.
         return Ok(());
     }
-    let platform_actor = match subject.user_id {
-        Some(user_id) if platform_staff => Actor::User(user_id),
-        _ => Actor::Client(caller.id.clone()),
-    };
-    let mut platform_details = details;
-    platform_details["tenant_id"] = issued.tenant_id.get().into();
     NewAuditEvent {
         tenant_id: TenantId::PLATFORM,
         actor: &platform_actor,

@@ -36,10 +36,7 @@ impl Caller {
         bearer: impl Future<Output = Result<Bearer, BearerError>>,
     ) -> Result<Self, BearerError> {
         let Bearer(token) = bearer.await?;
-        let actor = match token.user_id {
-            Some(user_id) => Actor::User(user_id),
-            None => Actor::Client(token.client_id.clone()),
-        };
+        let actor = token.actor();
         if token.tenant_id.is_platform() && token.scope.contains(ADMIN_SCOPE) {
             Ok(Self::Platform { actor })
         } else if token.scope.contains(TENANT_ADMIN_SCOPE) {

@@ -37,9 +37,10 @@ type RefreshFilter =
 /// family's lock ([`lock_family`]). One access token needs none: nothing is issued into it
 /// but tokens from token exchange, whose validity follows their subject token's anyway.
 ///
-/// Then a third update: the tokens exchanged (RFC 8693) from the revoked ones, or acted
-/// with by the revoked client or user, in whatever tenant they were issued for (platform
-/// staff's live in the tenants they acted in). Should one be exchanged concurrently and
+/// Then one or two more updates: the tokens exchanged (RFC 8693) from the revoked ones, or
+/// acted with by the revoked client or user (or any of the tenant's, for the whole
+/// tenant), in whatever tenant they were issued for (platform staff's live in the tenants
+/// they acted in). Should one be exchanged concurrently and
 /// missed here, `domain::ExchangeStanding` still refuses it at every validation.
 ///
 /// Its one copy: on PostgreSQL, `event::revoke_and_report` revokes one access token (and
@@ -123,19 +124,23 @@ pub fn revoke_tokens(
         .set(oauth_refresh_tokens::revoked_at.eq(now)),
     )
     .execute(conn)?;
-    let exchanged = match exchanged_from(tenant, target) {
-        Some(exchanged) => Prepared(
+    let mut exchanged = 0;
+    for filter in exchanged_from(tenant, target) {
+        exchanged += Prepared(
             diesel::update(
                 oauth_access_tokens::table
+                    // Every exchanged row has an actor client (the schema's CHECK): this
+                    // term lets both backends use the partial (actor_tenant_id,
+                    // actor_client_id) index, so no update scans other tokens.
                     .filter(oauth_access_tokens::actor_tenant_id.eq(tenant))
+                    .filter(oauth_access_tokens::actor_client_id.is_not_null())
                     .filter(oauth_access_tokens::revoked_at.is_null())
-                    .filter(exchanged),
+                    .filter(filter),
             )
             .set(oauth_access_tokens::revoked_at.eq(now)),
         )
-        .execute(conn)?,
-        None => 0,
-    };
+        .execute(conn)?;
+    }
     Ok(RevocationCounts {
         access_tokens: access_tokens + exchanged,
         refresh_tokens,
@@ -143,22 +148,22 @@ pub fn revoke_tokens(
 }
 
 /// Which tokens from token exchange a revocation of `target` in `tenant` also covers (the
-/// caller filters on their actor's tenant): those exchanged from a token it covers, and
-/// those the revoked client or user acts with. `None` for a whole tenant, whose own
-/// revocation covers every token exchanged inside it, and whose users and clients act
-/// nowhere else (only the platform's do, and the platform tenant is never revoked whole).
-fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Option<AccessFilter> {
+/// caller filters on their actor's tenant), one filter per update (an `OR` of them would
+/// keep PostgreSQL from using an index): those exchanged from a token it covers, and those
+/// the revoked client or user acts with; for a whole tenant, every one its clients and
+/// users act with (only the platform's act in other tenants).
+fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Vec<AccessFilter> {
     let subjects = diesel::alias!(oauth_access_tokens as subjects);
     let subjects_in_tenant = subjects
         .filter(subjects.field(oauth_access_tokens::tenant_id).eq(tenant))
         .select(subjects.field(oauth_access_tokens::id).nullable());
-    Some(match target {
-        RevocationTarget::AccessToken(jti) => Box::new(
+    match target {
+        RevocationTarget::AccessToken(jti) => vec![Box::new(
             oauth_access_tokens::subject_token_id
                 .eq(jti.as_str().to_owned())
                 .assume_not_null(),
-        ),
-        RevocationTarget::Family(family_id) => Box::new(
+        )],
+        RevocationTarget::Family(family_id) => vec![Box::new(
             oauth_access_tokens::subject_token_id
                 .eq_any(
                     oauth_refresh_tokens::table
@@ -167,33 +172,50 @@ fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Option<AccessFilter
                         .select(oauth_refresh_tokens::access_token_id.nullable()),
                 )
                 .assume_not_null(),
-        ),
-        RevocationTarget::Client(client_id) => Box::new(
-            oauth_access_tokens::actor_client_id
-                .eq(client_id.as_str().to_owned())
-                .or(oauth_access_tokens::subject_token_id.eq_any(
-                    subjects_in_tenant.filter(
-                        subjects
-                            .field(oauth_access_tokens::client_id)
-                            .eq(client_id.as_str().to_owned()),
-                    ),
-                ))
+        )],
+        RevocationTarget::Client(client_id) => vec![
+            Box::new(
+                oauth_access_tokens::actor_client_id
+                    .eq(client_id.as_str().to_owned())
+                    .assume_not_null(),
+            ),
+            Box::new(
+                oauth_access_tokens::subject_token_id
+                    .eq_any(
+                        subjects_in_tenant.filter(
+                            subjects
+                                .field(oauth_access_tokens::client_id)
+                                .eq(client_id.as_str().to_owned()),
+                        ),
+                    )
+                    .assume_not_null(),
+            ),
+        ],
+        // A user's subject tokens are its own tokens; as an actor, it is a platform user.
+        RevocationTarget::User(user_id) => vec![
+            Box::new(
+                oauth_access_tokens::actor_user_id
+                    .eq(user_id.get())
+                    .assume_not_null(),
+            ),
+            Box::new(
+                oauth_access_tokens::subject_token_id
+                    .eq_any(
+                        subjects_in_tenant.filter(
+                            subjects
+                                .field(oauth_access_tokens::user_id)
+                                .eq(user_id.get()),
+                        ),
+                    )
+                    .assume_not_null(),
+            ),
+        ],
+        RevocationTarget::Tenant => vec![Box::new(
+            oauth_access_tokens::actor_tenant_id
+                .eq(tenant)
                 .assume_not_null(),
-        ),
-        RevocationTarget::User(user_id) => Box::new(
-            oauth_access_tokens::actor_user_id
-                .eq(user_id.get())
-                .or(oauth_access_tokens::subject_token_id.eq_any(
-                    subjects_in_tenant.filter(
-                        subjects
-                            .field(oauth_access_tokens::user_id)
-                            .eq(user_id.get()),
-                    ),
-                ))
-                .assume_not_null(),
-        ),
-        RevocationTarget::Tenant => return None,
-    })
+        )],
+    }
 }
 
 /// Turning a tenant's `platform_access` off: revokes every token platform staff hold in

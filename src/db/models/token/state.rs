@@ -338,11 +338,8 @@ impl AccessTokenState {
         let subject = Self::find_row(conn, actor.tenant_id, &exchange.subject_token_id)?;
         let actor_standing =
             super::issue::read_standing(conn, actor.tenant_id, &actor.client_id, actor.user_id)?;
-        let platform_access = if actor.tenant_id == self.tenant_id {
-            true
-        } else {
-            crate::db::models::tenant::Tenant::platform_access(conn, self.tenant_id)?
-        };
+        let platform_access = !exchange.acts_across_tenants(self.tenant_id)
+            || crate::db::models::tenant::Tenant::platform_access(conn, self.tenant_id)?;
         self.exchange_dependencies = Some(ExchangeDependencies {
             subject: subject.map(Box::new),
             actor: actor_standing,
@@ -418,7 +415,10 @@ impl RefreshTokenState {
 pub struct AccessTokenOwner {
     pub id: TokenId,
     pub tenant_id: TenantId,
-    pub client_id: ClientId,
+    /// The client the token was issued to (RFC 7009 §2.1): the row's client, or for a
+    /// token from token exchange the exchanging client, of the actor's tenant (platform
+    /// staff's token names the tenant's personal-access client as its own).
+    pub issued_to: (TenantId, ClientId),
     pub token_hash: Option<AccessTokenHash>,
 }
 
@@ -428,7 +428,8 @@ impl AccessTokenOwner {
         tenant_id: TenantId,
         jti: &TokenId,
     ) -> Result<Option<AccessTokenOwner>, DbError> {
-        let row: Option<(String, String, Option<String>)> = load_unique(
+        type Row = (String, String, Option<String>, Option<i64>, Option<String>);
+        let row: Option<Row> = load_unique(
             oauth_access_tokens::table
                 .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
                 .filter(oauth_access_tokens::id.eq(jti.as_str()))
@@ -436,17 +437,28 @@ impl AccessTokenOwner {
                     oauth_access_tokens::id,
                     oauth_access_tokens::client_id,
                     oauth_access_tokens::token_hash,
+                    oauth_access_tokens::actor_tenant_id,
+                    oauth_access_tokens::actor_client_id,
                 )),
             conn,
         )?;
-        row.map(|(id, client_id, token_hash)| {
-            Ok(AccessTokenOwner {
-                id: parse_column(&id, "token id")?,
-                tenant_id,
-                client_id: parse_column(&client_id, "client id")?,
-                token_hash: token_hash.map(SecretHash::from_stored),
-            })
-        })
+        row.map(
+            |(id, client_id, token_hash, actor_tenant_id, actor_client_id)| {
+                let issued_to = match (actor_tenant_id, actor_client_id) {
+                    (Some(actor_tenant_id), Some(actor_client_id)) => (
+                        TenantId::new(actor_tenant_id),
+                        parse_column(&actor_client_id, "client id")?,
+                    ),
+                    _ => (tenant_id, parse_column(&client_id, "client id")?),
+                };
+                Ok(AccessTokenOwner {
+                    id: parse_column(&id, "token id")?,
+                    tenant_id,
+                    issued_to,
+                    token_hash: token_hash.map(SecretHash::from_stored),
+                })
+            },
+        )
         .transpose()
     }
 }

@@ -25,8 +25,13 @@ struct Staff {
 }
 
 async fn staff(app: &TestApp, scope: &str) -> Staff {
+    staff_named(app, "support", scope).await
+}
+
+/// A platform engineer `username` (password `support-password`) with a client of their own.
+async fn staff_named(app: &TestApp, username: &str, scope: &str) -> Staff {
     let user = app
-        .provision_user(TenantId::PLATFORM, "support", "support-password")
+        .provision_user(TenantId::PLATFORM, username, "support-password")
         .await;
     let client = app
         .provision_client(
@@ -36,7 +41,7 @@ async fn staff(app: &TestApp, scope: &str) -> Staff {
             true,
         )
         .await;
-    let token = staff_token(app, &client, scope).await;
+    let token = staff_token(app, &client, username, scope).await;
     Staff {
         user_id: user.id.get(),
         client,
@@ -44,10 +49,10 @@ async fn staff(app: &TestApp, scope: &str) -> Staff {
     }
 }
 
-async fn staff_token(app: &TestApp, client: &TestClient, scope: &str) -> String {
+async fn staff_token(app: &TestApp, client: &TestClient, username: &str, scope: &str) -> String {
     let form = [
         ("grant_type", "password"),
-        ("username", "support"),
+        ("username", username),
         ("password", "support-password"),
         ("scope", scope),
     ];
@@ -233,7 +238,7 @@ both_backends! {
         // Use 1 with a tenant user's token, presented by a platform client.
         assert_eq!(error_of(exchange(&app, &support.client, &acme_user, &acme_target, Some("read")).await, 400).await, "invalid_grant");
         // A platform user whose token lacks platform:act-in-tenant.
-        let plain_staff = staff_token(&app, &support.client, "read").await;
+        let plain_staff = staff_token(&app, &support.client, "support", "read").await;
         assert_eq!(error_of(exchange(&app, &support.client, &plain_staff, &acme_target, Some("read")).await, 400).await, "invalid_grant");
         // A tenant client asking to act in a tenant (its own included).
         assert_eq!(error_of(exchange(&app, &acme.client, &support.token, &acme_target, Some("read")).await, 400).await, "invalid_target");
@@ -453,34 +458,7 @@ both_backends! {
 
 /// A fresh platform engineer for each round (their user and client may be deleted).
 async fn staff_in_round(app: &TestApp, round: usize) -> Staff {
-    let username = format!("support{round}");
-    let user = app
-        .provision_user(TenantId::PLATFORM, &username, "support-password")
-        .await;
-    let client = app
-        .provision_client(
-            TenantId::PLATFORM,
-            &[GrantType::Password, GrantType::TokenExchange],
-            "platform:act-in-tenant read write",
-            true,
-        )
-        .await;
-    let form = [
-        ("grant_type", "password"),
-        ("username", username.as_str()),
-        ("password", "support-password"),
-        ("scope", "platform:act-in-tenant"),
-    ];
-    let token = json_with_status(app.token(&form, Some(client.basic())).await, 200).await
-        ["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Staff {
-        user_id: user.id.get(),
-        client,
-        token,
-    }
+    staff_named(app, &format!("support{round}"), "platform:act-in-tenant").await
 }
 
 both_backends! {

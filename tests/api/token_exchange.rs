@@ -632,3 +632,55 @@ both_backends! {
         assert_eq!(live_exchanged_rows(&app), 0);
     }
 }
+
+/// The `token-revoked` events of a tenant's outbox: the jtis they name.
+fn revoked_events(app: &TestApp, tenant_id: TenantId) -> Vec<String> {
+    use tenauth::domain::EventKind;
+    app.database
+        .read(move |conn| tenauth::db::models::event::events_after(conn, tenant_id, 0, 1_000))
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.kind == EventKind::TokenRevoked)
+        .filter_map(|event| event.parts.token)
+        .collect()
+}
+
+both_backends! {
+    async fn a_cascade_tells_each_exchanged_tokens_tenant_which_token_ended(db) {
+        let app = spawn_app(db).await;
+        let admin = admin_token(&app, TenantId::PLATFORM, "admin").await;
+        let acme = app.provision_tenant("acme").await;
+        let backend = app.provision_client(acme.tenant_id, &[GrantType::ClientCredentials], "read", true).await;
+        let jti_of = |answer: &serde_json::Value| jwt_claims(answer["access_token"].as_str().unwrap())["jti"].as_str().unwrap().to_owned();
+
+        // RFC 7009 on a subject token (on PostgreSQL, not the one-statement path: each exchanged token needs its event).
+        let subject = user_token(&app, &acme).await;
+        let delegated = json_with_status(exchange(&app, &acme.client, &subject, &backend.id, None).await, 200).await;
+        let support = staff_named(&app, "first", "platform:act-in-tenant").await;
+        let staff_token = json_with_status(exchange(&app, &support.client, &support.token, &tenant_audience(acme.tenant_id), Some("read")).await, 200).await;
+        for (client, token) in [(&acme.client, &subject), (&support.client, &support.token)] {
+            let revoked = app.http.post(app.url("/oauth/revoke")).basic_auth(&client.id, client.secret.as_deref()).form(&[("token", token.as_str())]).send().await.unwrap();
+            assert_eq!(revoked.status(), 200);
+        }
+        let events = revoked_events(&app, acme.tenant_id);
+        assert!(events.contains(&jwt_claims(&subject)["jti"].as_str().unwrap().to_owned()), "the subject token's own event: {events:?}");
+        assert!(events.contains(&jti_of(&delegated)), "the delegated token's: {events:?}");
+        assert!(events.contains(&jti_of(&staff_token)), "the platform staff's token's, in the tenant it acted in: {events:?}");
+        assert_eq!(live_exchanged_rows(&app), 0);
+
+        // A platform user deleted, a platform client deleted, platform access turned off.
+        let causes: [(&str, Method, String, Option<serde_json::Value>); 3] = [
+            ("second", Method::DELETE, "/admin/tenants/1/users/{user}".into(), None),
+            ("third", Method::DELETE, "/admin/tenants/1/clients/{client}".into(), None),
+            ("fourth", Method::PATCH, format!("/admin/tenants/{}", acme.tenant_id), Some(serde_json::json!({"platform_access": false}))),
+        ];
+        for (name, method, path, body) in causes {
+            let support = staff_named(&app, name, "platform:act-in-tenant").await;
+            let answer = json_with_status(exchange(&app, &support.client, &support.token, &tenant_audience(acme.tenant_id), Some("read")).await, 200).await;
+            let path = path.replace("{user}", &support.user_id.to_string()).replace("{client}", &support.client.id);
+            assert!(call_with_token(&app, method, &path, &admin, body).await.status().is_success(), "{name}");
+            assert!(revoked_events(&app, acme.tenant_id).contains(&jti_of(&answer)), "{name}: the tenant's receivers hear of it");
+            assert_eq!(live_exchanged_rows(&app), 0, "{name}");
+        }
+    }
+}

@@ -56,7 +56,8 @@ pub fn record_event(
 ///
 /// Atomic on its own, so the caller needs no transaction: one access token on PostgreSQL
 /// is one statement ([`RevokeAccessTokenAndReport`]), so the commonest revocation (RFC
-/// 7009 on an access token) costs one round trip instead of six; anything else runs in a
+/// 7009 on an access token) costs one round trip instead of six, unless tokens were
+/// exchanged from it (RFC 8693: each needs its own event); anything else runs in a
 /// transaction of its own on PostgreSQL (a savepoint inside the caller's), and on SQLite in
 /// the savepoint every write has there.
 pub fn revoke_and_report(
@@ -67,20 +68,25 @@ pub fn revoke_and_report(
 ) -> Result<super::token::RevocationCounts, DbError> {
     if let (DbConnection::Postgres(pg), RevocationTarget::AccessToken(jti)) = (&mut *conn, target) {
         let event = SecurityEvent::of_revocation(target);
-        let (access_tokens, refresh_tokens): (i64, i64) = RevokeAccessTokenAndReport {
-            tenant_id: tenant_id.get(),
-            jti: jti.as_str(),
-            now,
-            txn: crate::domain::random_url_safe(16),
-            kind: event.kind().as_str(),
-            token: event.parts().token,
-            streams: super::stream::wanting_locked_pg(tenant_id, event.kind()),
+        let (access_tokens, refresh_tokens, exchanged): (i64, i64, bool) =
+            RevokeAccessTokenAndReport {
+                tenant_id: tenant_id.get(),
+                jti: jti.as_str(),
+                now,
+                txn: crate::domain::random_url_safe(16),
+                kind: event.kind().as_str(),
+                token: event.parts().token,
+                streams: super::stream::wanting_locked_pg(tenant_id, event.kind()),
+            }
+            .get_result(pg)?;
+        if !exchanged {
+            return Ok(super::token::RevocationCounts {
+                access_tokens: usize::try_from(access_tokens).unwrap_or(0),
+                refresh_tokens: usize::try_from(refresh_tokens).unwrap_or(0),
+            });
         }
-        .get_result(pg)?;
-        return Ok(super::token::RevocationCounts {
-            access_tokens: usize::try_from(access_tokens).unwrap_or(0),
-            refresh_tokens: usize::try_from(refresh_tokens).unwrap_or(0),
-        });
+        // Tokens were exchanged from it (RFC 8693): each needs its own event, in its own
+        // tenant; the statement changed nothing, the transaction below does it all.
     }
     let revoke = |conn: &mut DbConnection| {
         let counts = super::token::revoke_tokens(conn, tenant_id, target, now)?;
@@ -104,10 +110,11 @@ pub fn revoke_and_report(
 /// PostgreSQL: [`revoke_and_report`] for one access token as **one statement**, a
 /// data-modifying `WITH` doing what `revoke_tokens` and [`record_event`] do for it, in
 /// their order: lock the streams that want the event (`stream::lock_wanting`'s own query),
-/// revoke the access token, the refresh tokens issued with it and the tokens exchanged
-/// from it (RFC 8693), and only if that
+/// revoke the access token and the refresh tokens issued with it, and only if that
 /// revoked something insert the event and queue it for those streams. It answers how
-/// many access and refresh tokens it revoked.
+/// many access and refresh tokens it revoked, and whether live tokens were exchanged from
+/// this one (RFC 8693), in which case it changes nothing: those need `revoke_tokens`'s
+/// cascade with an event each, which the caller then runs in a transaction.
 ///
 /// The streams are locked before the event takes its id (as `lock_wanting` requires): the
 /// event's `SELECT` has no `FROM`, so its `WHERE`, which counts the locked streams, is
@@ -131,33 +138,35 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RevokeAccessTokenA
         use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
         out.push_sql("WITH streams AS MATERIALIZED (");
         self.streams.walk_ast(out.reborrow())?;
-        out.push_sql("), access AS (UPDATE oauth_access_tokens SET revoked_at = ");
+        // `revoke_tokens`'s cascade, as a guard: a live token exchanged from this one.
+        out.push_sql(
+            "), exchanged AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM oauth_access_tokens \
+             WHERE actor_tenant_id = ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.tenant_id)?;
+        out.push_sql(" AND actor_client_id IS NOT NULL AND subject_token_id = ");
+        out.push_bind_param::<Text, _>(self.jti)?;
+        out.push_sql(
+            " AND revoked_at IS NULL) AS found), access AS (UPDATE oauth_access_tokens \
+             SET revoked_at = ",
+        );
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(" WHERE tenant_id = ");
         out.push_bind_param::<BigInt, _>(&self.tenant_id)?;
         out.push_sql(" AND id = ");
         out.push_bind_param::<Text, _>(self.jti)?;
         out.push_sql(
-            " AND revoked_at IS NULL RETURNING 1), refresh AS (UPDATE oauth_refresh_tokens \
-             SET revoked_at = ",
+            " AND revoked_at IS NULL AND NOT (SELECT found FROM exchanged) RETURNING 1), \
+             refresh AS (UPDATE oauth_refresh_tokens SET revoked_at = ",
         );
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(" WHERE tenant_id = ");
         out.push_bind_param::<BigInt, _>(&self.tenant_id)?;
         out.push_sql(" AND access_token_id = ");
         out.push_bind_param::<Text, _>(self.jti)?;
-        // `revoke_tokens`'s third update: the tokens exchanged from this one (RFC 8693).
         out.push_sql(
-            " AND revoked_at IS NULL RETURNING 1), exchanged AS (UPDATE oauth_access_tokens \
-             SET revoked_at = ",
-        );
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(" WHERE actor_tenant_id = ");
-        out.push_bind_param::<BigInt, _>(&self.tenant_id)?;
-        out.push_sql(" AND subject_token_id = ");
-        out.push_bind_param::<Text, _>(self.jti)?;
-        out.push_sql(
-            " AND revoked_at IS NULL RETURNING 1), event AS (INSERT INTO security_events \
+            " AND revoked_at IS NULL AND NOT (SELECT found FROM exchanged) RETURNING 1), \
+             event AS (INSERT INTO security_events \
              (txn, tenant_id, kind, token_id, created_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&self.txn)?;
@@ -170,13 +179,12 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RevokeAccessTokenA
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(
-            " WHERE EXISTS (SELECT 1 FROM access UNION ALL SELECT 1 FROM refresh \
-             UNION ALL SELECT 1 FROM exchanged) \
+            " WHERE EXISTS (SELECT 1 FROM access UNION ALL SELECT 1 FROM refresh) \
              AND (SELECT count(*) FROM streams) >= 0 RETURNING id), \
              queued AS (INSERT INTO event_stream_queue (stream_id, event_id) \
              SELECT streams.id, event.id FROM streams CROSS JOIN event) \
-             SELECT (SELECT count(*) FROM access) + (SELECT count(*) FROM exchanged), \
-             (SELECT count(*) FROM refresh)",
+             SELECT (SELECT count(*) FROM access), (SELECT count(*) FROM refresh), \
+             (SELECT found FROM exchanged)",
         );
         Ok(())
     }
@@ -188,7 +196,11 @@ impl diesel::query_builder::QueryId for RevokeAccessTokenAndReport<'_> {
 }
 
 impl diesel::query_builder::Query for RevokeAccessTokenAndReport<'_> {
-    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
+    type SqlType = (
+        diesel::sql_types::BigInt,
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Bool,
+    );
 }
 
 impl RunQueryDsl<diesel::pg::PgConnection> for RevokeAccessTokenAndReport<'_> {}

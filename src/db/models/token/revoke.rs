@@ -8,11 +8,12 @@ use diesel::sql_types::Bool;
 use super::family::lock_family;
 use crate::db::connection::MultiBackend;
 use crate::db::models::client::Client;
+use crate::db::models::event::record_event;
 use crate::db::models::tenant::Tenant;
 use crate::db::models::user::User;
 use crate::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
-use crate::db::{DbConnection, DbError, Prepared};
-use crate::domain::{RevocationTarget, TenantId};
+use crate::db::{parse_column, DbConnection, DbError, Prepared};
+use crate::domain::{RevocationTarget, SecurityEvent, TenantId};
 
 /// How many rows a revocation (or a deletion) changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -37,10 +38,10 @@ type RefreshFilter =
 /// family's lock ([`lock_family`]). One access token needs none: nothing is issued into it
 /// but tokens from token exchange, whose validity follows their subject token's anyway.
 ///
-/// Then one or two more updates: the tokens exchanged (RFC 8693) from the revoked ones, or
-/// acted with by the revoked client or user (or any of the tenant's, for the whole
-/// tenant), in whatever tenant they were issued for (platform staff's live in the tenants
-/// they acted in). Should one be exchanged concurrently and
+/// Then the tokens exchanged (RFC 8693) from the revoked ones, or acted with by the
+/// revoked client or user (or any of the tenant's, for the whole tenant), in whatever
+/// tenant they were issued for (platform staff's live in the tenants they acted in), each
+/// with its own `token-revoked` event ([`revoke_exchanged`]). Should one be exchanged concurrently and
 /// missed here, `domain::ExchangeStanding` still refuses it at every validation.
 ///
 /// Its one copy: on PostgreSQL, `event::revoke_and_report` revokes one access token (and
@@ -126,25 +127,55 @@ pub fn revoke_tokens(
     .execute(conn)?;
     let mut exchanged = 0;
     for filter in exchanged_from(tenant, target) {
-        exchanged += Prepared(
-            diesel::update(
-                oauth_access_tokens::table
-                    // Every exchanged row has an actor client (the schema's CHECK): this
-                    // term lets both backends use the partial (actor_tenant_id,
-                    // actor_client_id) index, so no update scans other tokens.
-                    .filter(oauth_access_tokens::actor_tenant_id.eq(tenant))
-                    .filter(oauth_access_tokens::actor_client_id.is_not_null())
-                    .filter(oauth_access_tokens::revoked_at.is_null())
-                    .filter(filter),
-            )
-            .set(oauth_access_tokens::revoked_at.eq(now)),
-        )
-        .execute(conn)?;
+        exchanged += revoke_exchanged(conn, tenant, filter, now)?;
     }
     Ok(RevocationCounts {
         access_tokens: access_tokens + exchanged,
         refresh_tokens,
     })
+}
+
+/// Revokes the not yet revoked tokens from token exchange whose actor is of `tenant` and
+/// that `filter` names, and records a `token-revoked` security event for each in its own
+/// tenant's outbox (in the caller's transaction): an exchanged token's JWT does not name
+/// the token or actor it came from, so a receiver learns of it only by its own `jti`. The
+/// rows are read, then revoked by id, so each one revoked has its event; one exchanged
+/// concurrently and missed here is still refused by every validation
+/// (`domain::ExchangeStanding`).
+fn revoke_exchanged(
+    conn: &mut DbConnection,
+    tenant: i64,
+    filter: AccessFilter,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let found: Vec<(i64, String)> = Prepared(
+        oauth_access_tokens::table
+            // Every exchanged row has an actor client (the schema's CHECK): this term lets
+            // both backends use the partial (actor_tenant_id, actor_client_id) index, so
+            // no read scans other tokens.
+            .filter(oauth_access_tokens::actor_tenant_id.eq(tenant))
+            .filter(oauth_access_tokens::actor_client_id.is_not_null())
+            .filter(oauth_access_tokens::revoked_at.is_null())
+            .filter(filter)
+            .select((oauth_access_tokens::tenant_id, oauth_access_tokens::id)),
+    )
+    .load(conn)?;
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = found.iter().map(|(_, id)| id.as_str()).collect();
+    let revoked = diesel::update(
+        oauth_access_tokens::table
+            .filter(oauth_access_tokens::id.eq_any(&ids))
+            .filter(oauth_access_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_access_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    for (token_tenant, id) in found {
+        let event = SecurityEvent::TokenRevoked(parse_column(&id, "token id")?);
+        record_event(conn, TenantId::new(token_tenant), &event, now)?;
+    }
+    Ok(revoked)
 }
 
 /// Which tokens from token exchange a revocation of `target` in `tenant` also covers (the
@@ -219,19 +250,18 @@ fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Vec<AccessFilter> {
 }
 
 /// Turning a tenant's `platform_access` off: revokes every token platform staff hold in
-/// it (token exchange, RFC 8693), inside the caller's transaction, which holds the
-/// tenant's row locked (exchanges read it `FOR SHARE`, so none is in flight).
+/// it (token exchange, RFC 8693), each with its `token-revoked` event, inside the caller's
+/// transaction, which holds the tenant's row locked (exchanges read it `FOR SHARE`, so
+/// none is in flight).
 pub fn revoke_platform_staff_tokens(
     conn: &mut DbConnection,
     tenant_id: TenantId,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
-    Ok(diesel::update(
-        oauth_access_tokens::table
-            .filter(oauth_access_tokens::tenant_id.eq(tenant_id.get()))
-            .filter(oauth_access_tokens::actor_tenant_id.eq(TenantId::PLATFORM.get()))
-            .filter(oauth_access_tokens::revoked_at.is_null()),
+    revoke_exchanged(
+        conn,
+        TenantId::PLATFORM.get(),
+        Box::new(oauth_access_tokens::tenant_id.eq(tenant_id.get())),
+        now,
     )
-    .set(oauth_access_tokens::revoked_at.eq(now))
-    .execute(conn)?)
 }

@@ -35,11 +35,11 @@ pub struct AccessTokenState {
     pub standing: Standing,
     /// The user's name, when the token has a user that exists in its tenant.
     pub username: Option<String>,
-    /// For a token from token exchange: what it was exchanged from, who acts with it.
+    /// For a token from token exchange: what it was exchanged from, who acts with it, and
+    /// what its validity also depends on, read by [`AccessTokenState::find`] and
+    /// [`AccessTokenState::find_with_caller`] (both `None` for the subject token read for
+    /// one: an exchange is never followed twice, no chains; its `kind` tells).
     pub exchange: Option<Exchange>,
-    /// For a token from token exchange, what its validity also depends on, read by
-    /// [`AccessTokenState::find`] and [`AccessTokenState::find_with_caller`] (`None` for
-    /// the subject token read for it: an exchange is never followed twice, no chains).
     pub exchange_dependencies: Option<ExchangeDependencies>,
 }
 
@@ -58,8 +58,8 @@ pub struct ExchangeDependencies {
     pub platform_access: bool,
 }
 
-/// The exchange columns of a token row: subject token, actor tenant, client and user,
-/// audience.
+/// The exchange columns of a token row (read for an exchanged token only): subject token,
+/// actor tenant, client and user, audience.
 type ExchangeColumns = (
     Option<String>,
     Option<i64>,
@@ -82,7 +82,6 @@ type AccessTokenColumns = (
     NaiveDateTime,
     Option<NaiveDateTime>,
     Option<String>,
-    ExchangeColumns,
 );
 
 /// The token's columns, its tenant's status, its client's `revoked_at` and its user's
@@ -109,13 +108,6 @@ macro_rules! access_token_state_columns {
             oauth_access_tokens::expires_at,
             oauth_access_tokens::revoked_at,
             oauth_access_tokens::token_hash,
-            (
-                oauth_access_tokens::subject_token_id,
-                oauth_access_tokens::actor_tenant_id,
-                oauth_access_tokens::actor_client_id,
-                oauth_access_tokens::actor_user_id,
-                oauth_access_tokens::audience,
-            ),
         )
     };
 }
@@ -299,7 +291,6 @@ impl AccessTokenState {
             expires_at,
             revoked_at,
             token_hash,
-            exchange,
         ) = token;
         let standing = standing_of(
             &tenant_status,
@@ -321,7 +312,7 @@ impl AccessTokenState {
             token_hash: token_hash.map(SecretHash::from_stored),
             standing,
             username: user.map(|(username, _)| username),
-            exchange: exchange_of(exchange)?,
+            exchange: None,
             exchange_dependencies: None,
         })
     }
@@ -331,15 +322,36 @@ impl AccessTokenState {
     /// actor's standing, and for an actor of another tenant this tenant's
     /// `platform_access`.
     fn with_exchange_dependencies(mut self, conn: &mut DbConnection) -> Result<Self, DbError> {
-        let Some(exchange) = &self.exchange else {
+        // Only now, and only for such a token, its exchange columns: every other token's
+        // validation stays the one query it was.
+        if self.kind != TokenKind::Exchanged {
             return Ok(self);
-        };
+        }
+        let columns: Option<ExchangeColumns> = load_unique(
+            oauth_access_tokens::table
+                .filter(oauth_access_tokens::tenant_id.eq(self.tenant_id.get()))
+                .filter(oauth_access_tokens::id.eq(self.id.as_str()))
+                .select((
+                    oauth_access_tokens::subject_token_id,
+                    oauth_access_tokens::actor_tenant_id,
+                    oauth_access_tokens::actor_client_id,
+                    oauth_access_tokens::actor_user_id,
+                    oauth_access_tokens::audience,
+                )),
+            conn,
+        )?;
+        let exchange = columns
+            .map(exchange_of)
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| DbError::corrupt("exchanged token's exchange"))?;
         let actor = &exchange.actor;
         let subject = Self::find_row(conn, actor.tenant_id, &exchange.subject_token_id)?;
         let actor_standing =
             super::issue::read_standing(conn, actor.tenant_id, &actor.client_id, actor.user_id)?;
         let platform_access = !exchange.acts_across_tenants(self.tenant_id)
             || crate::db::models::tenant::Tenant::platform_access(conn, self.tenant_id)?;
+        self.exchange = Some(exchange);
         self.exchange_dependencies = Some(ExchangeDependencies {
             subject: subject.map(Box::new),
             actor: actor_standing,

@@ -179,6 +179,12 @@ both_backends! {
         assert_eq!(in_platform[0]["details"]["tenant_id"], acme.tenant_id.get());
         assert!(exchange_events(&app, "/admin/tenants/1/audit-events", &platform_admin).await.len() == 1, "the platform tenant's trail is the platform trail");
 
+        // The tenant's admins see it among their tokens, as what it is.
+        let listed = json_with_status(call_with_token(&app, Method::GET, &format!("/admin/tenants/{}/tokens?active=true", acme.tenant_id), &tenant_admin, None).await, 200).await;
+        let listed: Vec<_> = listed["items"].as_array().unwrap().iter().filter(|token| token["id"] == claims["jti"]).collect();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0]["kind"], "exchanged");
+
         // Counted like every grant.
         let metrics = app.get("/metrics").await.text().await.unwrap();
         assert!(metrics.contains(r#"tenauth_tokens_issued_total{grant="token_exchange"} 1"#), "{metrics}");

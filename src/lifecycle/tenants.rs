@@ -174,17 +174,19 @@ impl Lifecycle {
             .await
     }
 
-    /// Allows or refuses platform staff inside the tenant (`platform_access`), audited in
-    /// the tenant's trail; idempotent. Asked of the platform tenant itself, it is refused:
-    /// its own staff need no exchange to act there.
-    pub async fn set_platform_access(
+    /// Changes the tenant's settings (a JSON merge patch, RFC 7396: `None` leaves a setting
+    /// as it is): `platform_access` allows or refuses platform staff inside the tenant,
+    /// audited in the tenant's trail; idempotent. Asked of the platform tenant itself, it is
+    /// refused: its own staff need no exchange to act there. A deleted tenant is not found,
+    /// whatever the patch.
+    pub async fn update_tenant(
         &self,
         actor: Actor,
         id: TenantId,
-        allowed: bool,
+        platform_access: Option<bool>,
         now: NaiveDateTime,
     ) -> Result<Tenant, LifecycleError> {
-        if id.is_platform() {
+        if id.is_platform() && platform_access.is_some() {
             return Err(LifecycleError::Invalid(
                 "platform_access is a setting of the other tenants",
             ));
@@ -192,7 +194,9 @@ impl Lifecycle {
         self.db
             .write_async(move |conn| {
                 let tenant = lock_live_tenant(conn, id, TenantLock::Tenant)?;
-                if tenant.platform_access != allowed {
+                if let Some(allowed) =
+                    platform_access.filter(|&allowed| allowed != tenant.platform_access)
+                {
                     Tenant::set_platform_access(conn, id, allowed, now)?;
                     // Off: platform staff's tokens in the tenant end with it (they would
                     // be refused anyway, `domain::ExchangeStanding`; this marks them), and

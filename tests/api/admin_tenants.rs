@@ -219,7 +219,8 @@ both_backends! {
         // A deleted tenant has no settings left to change.
         let globex_path = format!("/admin/tenants/{}", globex.tenant_id);
         assert_eq!(call(&app, Method::DELETE, &globex_path, Some(&platform), None).await.status(), 200);
-        assert_eq!(patch(platform.clone(), globex_path, serde_json::json!({"platform_access": false})).await.status(), 404);
+        assert_eq!(patch(platform.clone(), globex_path.clone(), serde_json::json!({"platform_access": false})).await.status(), 404);
+        assert_eq!(patch(platform.clone(), globex_path, serde_json::json!({})).await.status(), 404, "not even an empty patch");
     }
 
     async fn the_platforms_audit_trail_is_apart_from_every_tenants(db) {

@@ -459,6 +459,13 @@ both_backends! {
         assert_eq!(introspect(&app, &backend, delegated["access_token"].as_str().unwrap()).await["active"], false);
         assert_eq!(introspect(&app, &backend, &subject).await["active"], true, "the user's own token stays");
         assert_eq!(live_exchanged_rows(&app), 0);
+
+        // The audience deleted: a token for a client that is gone serves nobody.
+        let delegated = json_with_status(exchange(&app, &acme.client, &subject, &backend.id, None).await, 200).await;
+        let path = format!("/admin/tenants/{}/clients/{}", acme.tenant_id, backend.id);
+        assert!(call_with_token(&app, Method::DELETE, &path, &admin, None).await.status().is_success());
+        assert_eq!(introspect(&app, &acme.client, delegated["access_token"].as_str().unwrap()).await["active"], false);
+        assert_eq!(live_exchanged_rows(&app), 0);
     }
 }
 

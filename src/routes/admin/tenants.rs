@@ -137,19 +137,10 @@ pub async fn update_tenant(
     JsonObject(body): JsonObject<UpdateTenant>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = match body.platform_access {
-        Some(allowed) => {
-            state
-                .lifecycle
-                .set_platform_access(admin.actor, admin.tenant_id, allowed, now())
-                .await?
-        }
-        None => state
-            .lifecycle
-            .find_tenant(admin.tenant_id)
-            .await?
-            .ok_or(AppError::not_found("no such tenant"))?,
-    };
+    let tenant = state
+        .lifecycle
+        .update_tenant(admin.actor, admin.tenant_id, body.platform_access, now())
+        .await?;
     Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 

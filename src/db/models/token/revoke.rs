@@ -180,9 +180,10 @@ fn revoke_exchanged(
 
 /// Which tokens from token exchange a revocation of `target` in `tenant` also covers (the
 /// caller filters on their actor's tenant), one filter per update (an `OR` of them would
-/// keep PostgreSQL from using an index): those exchanged from a token it covers, and those
-/// the revoked client or user acts with; for a whole tenant, every one its clients and
-/// users act with (only the platform's act in other tenants).
+/// keep PostgreSQL from using an index): those exchanged from a token it covers, those
+/// the revoked client or user acts with, and those made for the revoked client; for a
+/// whole tenant, every one its clients and users act with (only the platform's act in
+/// other tenants).
 fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Vec<AccessFilter> {
     let subjects = diesel::alias!(oauth_access_tokens as subjects);
     let subjects_in_tenant = subjects
@@ -204,9 +205,16 @@ fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Vec<AccessFilter> {
                 )
                 .assume_not_null(),
         )],
+        // The client as actor, as the client of a subject token, and as the audience of a
+        // delegation (a token for a client that is gone serves nobody).
         RevocationTarget::Client(client_id) => vec![
             Box::new(
                 oauth_access_tokens::actor_client_id
+                    .eq(client_id.as_str().to_owned())
+                    .assume_not_null(),
+            ),
+            Box::new(
+                oauth_access_tokens::audience
                     .eq(client_id.as_str().to_owned())
                     .assume_not_null(),
             ),

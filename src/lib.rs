@@ -2,6 +2,10 @@
 //! The binary (`src/main.rs`) only calls [`cli::main`]: tests drive the same code. The map
 //! of the modules is ARCHITECTURE.md.
 
+// The documentation is for the people who work on tenauth, and links freely to private
+// items: read it with `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -256,7 +256,7 @@ fn open_lifecycle(settings: &Settings) -> Result<Lifecycle, CliError> {
 }
 
 /// Runs a service call to completion on a runtime of its own (the services run their
-/// database work on the runtime's blocking pool and reader threads).
+/// database work on the runtime's blocking pool and pool threads).
 fn block_on<F: Future>(work: F) -> Result<F::Output, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

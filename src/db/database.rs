@@ -1,7 +1,7 @@
 //! [`Database`]: the handle every other layer holds. It owns the pools (and on SQLite the
 //! writer thread), and is the one place that decides where a database call runs: reads
-//! from async code on the reader threads, writes on SQLite's writer thread (on PostgreSQL
-//! on the reader threads too), other blocking work on tokio's blocking pool (see the
+//! from async code on the pool threads, writes on SQLite's writer thread (on PostgreSQL
+//! on the pool threads too), other blocking work on tokio's blocking pool (see the
 //! module documentation of `db`).
 
 use std::sync::{Arc, OnceLock};
@@ -12,7 +12,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::connection::{ConnectFailures, ConnectionManager, DbConnection, DbPool};
 use super::sqlite_file::{FileIdentity, SqliteFileGuard};
-use super::{models, reader, writer, DbError};
+use super::{models, pool_threads, writer, DbError};
 use crate::config::{DatabaseUrl, DEFAULT_POSTGRES_CONNECTIONS};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -57,7 +57,7 @@ pub struct Database {
     readers: DbPool,
     /// Started on first use, so that a process that never reads from async code (most
     /// CLI commands, the tests' own handles) starts no threads.
-    reader_threads: Arc<OnceLock<reader::ReaderThreads>>,
+    pool_threads: Arc<OnceLock<pool_threads::PoolThreads>>,
     writer: WritePath,
     sqlite_file: Option<Arc<SqliteFileGuard>>,
     connect_failures: Arc<ConnectFailures>,
@@ -116,7 +116,7 @@ impl Database {
                 Ok(Self {
                     backend: Backend::Sqlite,
                     readers,
-                    reader_threads: Arc::default(),
+                    pool_threads: Arc::default(),
                     writer: WritePath::Sqlite(writer),
                     connect_failures: connect_failures.clone(),
                     sqlite_file: Some(Arc::new(SqliteFileGuard::watch(path.clone(), identity))),
@@ -129,7 +129,7 @@ impl Database {
                 Ok(Self {
                     backend: Backend::Postgres,
                     readers: pool.clone(),
-                    reader_threads: Arc::default(),
+                    pool_threads: Arc::default(),
                     writer: WritePath::Postgres(pool),
                     sqlite_file: None,
                     connect_failures,
@@ -204,8 +204,8 @@ impl Database {
         query(&mut conn)
     }
 
-    /// [`Database::read`] for async code: runs `query` on one of the reader threads (one
-    /// per reader connection, see [`reader`]) and waits for it without blocking.
+    /// [`Database::read`] for async code: runs `query` on one of the pool threads (one
+    /// per reader connection, see [`pool_threads`]) and waits for it without blocking.
     pub async fn read_async<T, E>(
         &self,
         query: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -214,11 +214,11 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        self.on_reader_thread(move |db| db.read(query)).await
+        self.on_pool_thread(move |db| db.read(query)).await
     }
 
-    /// Runs `work` with this database on one of the reader threads, started on first use.
-    async fn on_reader_thread<T, E>(
+    /// Runs `work` with this database on one of the pool threads, started on first use.
+    async fn on_pool_thread<T, E>(
         &self,
         work: impl FnOnce(&Database) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
@@ -226,11 +226,11 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let threads = match self.reader_threads.get() {
+        let threads = match self.pool_threads.get() {
             Some(threads) => threads,
             None => {
-                let started = reader::ReaderThreads::start(self.readers.max_size())?;
-                self.reader_threads.get_or_init(|| started)
+                let started = pool_threads::PoolThreads::start(self.readers.max_size())?;
+                self.pool_threads.get_or_init(|| started)
             }
         };
         let db = self.clone();
@@ -259,7 +259,7 @@ impl Database {
     /// [`Database::write`] for async code. On SQLite the work is queued straight to the
     /// writer thread, whose answer wakes the calling task (the file check runs there too:
     /// nothing here touches the file system). On PostgreSQL, where every pooled connection
-    /// writes, it runs on the reader threads (one per pooled connection), as reads do:
+    /// writes, it runs on the pool threads (one per pooled connection), as reads do:
     /// measured against tokio's blocking pool, 12% more tokens per second and 12% less
     /// server CPU per token, p99 9 → 6 ms (BENCHMARKS.md, eighth session). A write that
     /// waits on a lock holds its thread as it would hold its pooled connection anyway.
@@ -271,7 +271,7 @@ impl Database {
     {
         match &self.writer {
             WritePath::Sqlite(writer) => writer.write_async(self.checked(work)).await,
-            WritePath::Postgres(_) => self.on_reader_thread(move |db| db.write(work)).await,
+            WritePath::Postgres(_) => self.on_pool_thread(move |db| db.write(work)).await,
         }
     }
 
@@ -285,7 +285,7 @@ impl Database {
         match &self.writer {
             WritePath::Sqlite(writer) => writer.write_async(self.checked(work)).await,
             WritePath::Postgres(_) => {
-                self.on_reader_thread(move |db| db.write_single_statement(work))
+                self.on_pool_thread(move |db| db.write_single_statement(work))
                     .await
             }
         }

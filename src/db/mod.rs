@@ -21,9 +21,9 @@
 //! # Blocking
 //! Diesel is synchronous. [`Database::read`] and [`Database::write`] block, so actix's
 //! async workers never call them: async code runs reads through
-//! [`Database::read_async`], on a fixed set of reader threads ([`reader`]), and writes
+//! [`Database::read_async`], on a fixed set of pool threads ([`pool_threads`]), and writes
 //! through [`Database::write_async`], on SQLite's writer thread (on PostgreSQL on the
-//! reader threads as well); any other blocking work goes through [`blocking`], on tokio's
+//! pool threads as well); any other blocking work goes through [`blocking`], on tokio's
 //! blocking thread pool. The services (`oauth`, `lifecycle`) make that choice; HTTP
 //! handlers only await them.
 //!
@@ -33,15 +33,15 @@
 //! - `error`: [`DbError`];
 //! - [`sqlite_file`]: noticing the SQLite file replaced under a running server;
 //! - [`prepared`]: keeping statements prepared;
-//! - [`reader`], [`writer`]: the reader threads and SQLite's single writer;
+//! - [`pool_threads`], [`writer`]: the pool threads and SQLite's single writer;
 //! - [`schema`] and [`models`]: the tables, and the rows with the queries that own them.
 
 pub mod connection;
 mod database;
 mod error;
 pub mod models;
+mod pool_threads;
 mod prepared;
-mod reader;
 pub mod schema;
 mod sqlite_file;
 mod writer;

@@ -103,7 +103,7 @@ enum Found {
 
 impl OAuthServer {
     /// `POST /oauth/introspect` (RFC 7662 §2). The caller must be a confidential client.
-    /// Reads only: runs on a reader thread.
+    /// Reads only: runs on a pool thread.
     pub async fn introspect(
         self: &Arc<Self>,
         credentials: PresentedCredentials,

@@ -1,6 +1,6 @@
 //! Token issuance, shared by every grant: sign first, then store the rows atomically with
 //! a re-check of the standing of the tenant, the client and the user
-//! ([`Standing`](crate::domain::Standing)).
+//! ([`Standing`]).
 
 use std::time::Duration;
 

@@ -69,7 +69,7 @@ type ExchangeColumns = (
 );
 
 /// The token columns of [`AccessTokenState`], in the order of
-/// [`access_token_state_columns!`].
+/// `access_token_state_columns!`.
 type AccessTokenColumns = (
     String,
     i64,

@@ -1,4 +1,5 @@
-//! The reader threads: where async code runs database reads.
+//! The pool threads: where async code runs its database work, one thread per pooled
+//! connection (reads; on PostgreSQL, async writes too).
 //!
 //! Diesel blocks, and actix's async workers must never wait on the database, so each read
 //! crosses to another thread and back. That hop, not the query, is the dearest part of a
@@ -23,17 +24,17 @@ use super::DbError;
 type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of threads running jobs from one queue; they stop when it is dropped.
-pub(super) struct ReaderThreads {
+pub(super) struct PoolThreads {
     jobs: crossbeam_channel::Sender<Job>,
 }
 
-impl ReaderThreads {
+impl PoolThreads {
     pub(super) fn start(count: u32) -> Result<Self, DbError> {
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         for index in 0..count {
             let queue = queue.clone();
             std::thread::Builder::new()
-                .name(format!("tenauth-reader-{index}"))
+                .name(format!("tenauth-db-{index}"))
                 .spawn(move || {
                     for job in queue {
                         // A panicking job answers its caller with an error (its reply
@@ -41,12 +42,14 @@ impl ReaderThreads {
                         let _ = catch_unwind(AssertUnwindSafe(job));
                     }
                 })
-                .map_err(|error| DbError::Task(format!("cannot start a reader thread: {error}")))?;
+                .map_err(|error| {
+                    DbError::Task(format!("cannot start a database thread: {error}"))
+                })?;
         }
         Ok(Self { jobs })
     }
 
-    /// Runs `work` on a reader thread and waits for it without blocking the caller.
+    /// Runs `work` on one of the threads and waits for it without blocking the caller.
     pub(super) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -63,7 +66,7 @@ impl ReaderThreads {
         });
         self.jobs
             .send(job)
-            .map_err(|_| DbError::Task("the reader threads have stopped".to_owned()))?;
+            .map_err(|_| DbError::Task("the database threads have stopped".to_owned()))?;
         answer
             .await
             .map_err(|_| DbError::Task("a database read panicked".to_owned()))

@@ -35,6 +35,7 @@ mod refresh;
 mod reliability;
 mod resource_server;
 mod revocation;
+mod revocation_agreement;
 mod secrets_at_rest;
 mod standing;
 mod storage;

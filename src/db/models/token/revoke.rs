@@ -9,11 +9,12 @@ use super::family::lock_family;
 use crate::db::connection::MultiBackend;
 use crate::db::models::client::Client;
 use crate::db::models::event::record_event;
+use crate::db::models::stream::lock_wanting;
 use crate::db::models::tenant::Tenant;
 use crate::db::models::user::User;
 use crate::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
 use crate::db::{parse_column, DbConnection, DbError, Prepared};
-use crate::domain::{RevocationTarget, SecurityEvent, TenantId};
+use crate::domain::{EventKind, RevocationTarget, SecurityEvent, TenantId};
 
 /// How many rows a revocation (or a deletion) changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -162,6 +163,14 @@ fn revoke_exchanged(
     .load(conn)?;
     if found.is_empty() {
         return Ok(0);
+    }
+    // The streams that will receive the events are locked before the rows are: PostgreSQL's
+    // one-statement RFC 7009 revocation of one of these tokens takes the same two locks in
+    // that order, so the two cannot wait for each other crosswise.
+    let tenants: std::collections::BTreeSet<i64> =
+        found.iter().map(|(tenant, _)| *tenant).collect();
+    for tenant in tenants {
+        lock_wanting(conn, TenantId::new(tenant), EventKind::TokenRevoked)?;
     }
     let ids: Vec<&str> = found.iter().map(|(_, id)| id.as_str()).collect();
     let revoked = diesel::update(

@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use super::{audit, lock_live_tenant, revocation_details, Lifecycle, LifecycleError, TenantLock};
 use crate::db::models::event::record_event;
 use crate::db::models::session::end_sessions;
+use crate::db::models::token::revoke::revoke_acted_by_user;
 use crate::db::models::token::{revoke_tokens, RevocationCounts};
 use crate::db::models::user::{NewUser, User};
 use crate::db::{blocking, DbConnection};
@@ -109,7 +110,9 @@ impl Lifecycle {
     }
 
     /// Disables a user: it can no longer log in, its browser sessions end, and its tokens
-    /// introspect inactive (its standing, not a revocation: nothing is revoked).
+    /// introspect inactive (its standing, not a revocation: they would stand again were it
+    /// enabled); only the tokens a platform user acts with in other tenants (token exchange)
+    /// are revoked.
     pub async fn disable_user(
         &self,
         actor: Actor,
@@ -122,8 +125,13 @@ impl Lifecycle {
                 live_user(conn, tenant_id, user_id)?;
                 User::disable(conn, tenant_id, user_id, now)?;
                 end_sessions(conn, tenant_id, Some(user_id))?;
+                // The tokens a platform user acts with elsewhere end for good.
+                let acted = revoke_acted_by_user(conn, tenant_id, user_id, now)?;
                 record_event(conn, tenant_id, &SecurityEvent::UserDisabled(user_id), now)?;
-                let details = revocation_details(RevocationCounts::default());
+                let details = revocation_details(RevocationCounts {
+                    access_tokens: acted,
+                    refresh_tokens: 0,
+                });
                 audit(
                     conn,
                     tenant_id,

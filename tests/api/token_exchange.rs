@@ -681,9 +681,10 @@ both_backends! {
         assert!(events.contains(&jti_of(&staff_token)), "the platform staff's token's, in the tenant it acted in: {events:?}");
         assert_eq!(live_exchanged_rows(&app), 0);
 
-        // A platform user deleted, a platform client deleted, platform access turned off.
-        let causes: [(&str, Method, String, Option<serde_json::Value>); 3] = [
+        // A platform user deleted or disabled, a platform client deleted, platform access turned off.
+        let causes: [(&str, Method, String, Option<serde_json::Value>); 4] = [
             ("second", Method::DELETE, "/admin/tenants/1/users/{user}".into(), None),
+            ("disabled", Method::POST, "/admin/tenants/1/users/{user}/disable".into(), None),
             ("third", Method::DELETE, "/admin/tenants/1/clients/{client}".into(), None),
             ("fourth", Method::PATCH, format!("/admin/tenants/{}", acme.tenant_id), Some(serde_json::json!({"platform_access": false}))),
         ];

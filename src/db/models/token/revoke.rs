@@ -14,7 +14,7 @@ use crate::db::models::tenant::Tenant;
 use crate::db::models::user::User;
 use crate::db::schema::{oauth_access_tokens, oauth_refresh_tokens};
 use crate::db::{parse_column, DbConnection, DbError, Prepared};
-use crate::domain::{EventKind, RevocationTarget, SecurityEvent, TenantId};
+use crate::domain::{EventKind, RevocationTarget, SecurityEvent, TenantId, UserId};
 
 /// How many rows a revocation (or a deletion) changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -264,6 +264,28 @@ fn exchanged_from(tenant: i64, target: &RevocationTarget) -> Vec<AccessFilter> {
                 .assume_not_null(),
         )],
     }
+}
+
+/// Disabling a user: a user's own tokens only stop standing while it is disabled, but the
+/// tokens a platform user acts with in other tenants (token exchange, RFC 8693) are revoked,
+/// each with its event in its own tenant, so the tenants they acted in hear of it; inside
+/// the caller's transaction, which holds the user's row.
+pub fn revoke_acted_by_user(
+    conn: &mut DbConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    revoke_exchanged(
+        conn,
+        tenant_id.get(),
+        Box::new(
+            oauth_access_tokens::actor_user_id
+                .eq(user_id.get())
+                .assume_not_null(),
+        ),
+        now,
+    )
 }
 
 /// Turning a tenant's `platform_access` off: revokes every token platform staff hold in

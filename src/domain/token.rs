@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use super::tenant::UnknownVariant;
-use super::{ClientId, FamilyId, TenantId, TokenId, UserId};
+use super::{Actor, ClientId, FamilyId, TenantId, TokenId, UserId};
 
 /// How an access token came to be: the grant that issued it, or `Personal` for a personal
 /// access token created by its user.
@@ -121,6 +121,16 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// Who the audit trail names for what is done with the token: the platform user acting
+    /// in the tenant (`platform-user:<id>`, apart from the tenant's own users), or else the
+    /// exchanging client.
+    pub fn audit_actor(&self) -> Actor {
+        match self.actor.user_id {
+            Some(user_id) => Actor::PlatformUser(user_id),
+            None => Actor::Client(self.actor.client_id.clone()),
+        }
+    }
+
     /// Whether the actor belongs to another tenant than the token, `token_tenant`: platform
     /// staff acting in a tenant, to whom that tenant's `platform_access` applies.
     pub fn acts_across_tenants(&self, token_tenant: TenantId) -> bool {

@@ -17,8 +17,8 @@ use super::OAuthServer;
 use crate::db::models::token::AccessTokenState;
 use crate::db::{DbConnection, DbError};
 use crate::domain::{
-    subject, Actor, ClientId, Exchange, ExchangeStanding, Refusal, Scope, TenantId, TokenActor,
-    TokenId, TokenKind, UserId,
+    subject, Actor, ClientId, Exchange, ExchangeStanding, Refusal, Scope, TenantId, TokenId,
+    TokenKind, UserId,
 };
 use crate::secrets::AccessTokenHash;
 
@@ -54,18 +54,8 @@ impl ActiveToken {
     pub fn actor(&self) -> Actor {
         match (self.user_id, self.exchange.as_ref()) {
             (Some(user_id), _) => Actor::User(user_id),
-            (
-                None,
-                Some(Exchange {
-                    actor:
-                        TokenActor {
-                            user_id: Some(user_id),
-                            ..
-                        },
-                    ..
-                }),
-            ) => Actor::PlatformUser(*user_id),
-            (None, _) => Actor::Client(self.client_id.clone()),
+            (None, Some(exchange)) => exchange.audit_actor(),
+            (None, None) => Actor::Client(self.client_id.clone()),
         }
     }
 
@@ -197,20 +187,12 @@ fn judge(
     if let Some(reason) = stored_refusal(&state, now) {
         return Err(reason);
     }
-    let expected_audience = state
-        .exchange
-        .as_ref()
-        .and_then(|exchange| exchange.audience.as_ref())
-        .map_or(claims.iss.as_str(), ClientId::as_str);
+    let (audience, act) = jwt::exchange_claims(&claims.iss, state.exchange.as_ref());
     if claims.client_id != state.client_id.as_str()
         || claims.sub != subject(state.user_id, &state.client_id, state.exchange.as_ref())
         || claims.scope != state.scopes
-        || claims.aud != expected_audience
-        || claims.act
-            != state
-                .exchange
-                .as_ref()
-                .map(|exchange| ActorClaim::from(&exchange.actor))
+        || claims.aud != audience
+        || claims.act != act
     {
         return Err(InactiveReason::Mismatch);
     }

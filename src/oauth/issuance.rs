@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, SubsecRound};
 
-use super::jwt::{self, AccessTokenClaims, ActorClaim};
+use super::jwt::{self, AccessTokenClaims};
 use super::{OAuthError, OAuthServer};
 use crate::db::models::token::issue::load_standing;
 use crate::db::models::token::{NewAccessToken, NewRefreshToken, NewTokens, RefreshToken, Rotated};
@@ -158,13 +158,11 @@ impl OAuthServer {
             }
         });
         let exchange = grant.exchange.as_ref();
+        let (aud, act) = jwt::exchange_claims(&self.issuer, exchange);
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: subject(grant.user_id, &grant.client_id, exchange),
-            // RFC 9068 §2.2: the resource the token is for; a delegation names its client.
-            aud: exchange
-                .and_then(|exchange| exchange.audience.as_ref())
-                .map_or_else(|| self.issuer.clone(), ToString::to_string),
+            aud,
             client_id: grant.client_id.to_string(),
             tenant_id: grant.tenant_id.get(),
             scope: grant.scope.to_string(),
@@ -174,7 +172,7 @@ impl OAuthServer {
             sid: refresh
                 .as_ref()
                 .map(|refresh: &PreparedRefresh| refresh.family_id.to_string()),
-            act: exchange.map(|exchange| ActorClaim::from(&exchange.actor)),
+            act,
         };
         let access_token = jwt::encode(&self.keys.snapshot(), self.keys.publish_delay(), &claims)
             .map_err(|error| {

@@ -8,7 +8,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::domain::TokenActor;
+use crate::domain::{ClientId, Exchange, TokenActor};
 use crate::keys::{KeyError, KeyStore};
 
 /// Longest token we try to decode; anything longer is garbage by definition.
@@ -49,6 +49,17 @@ pub struct ActorClaim {
     pub client_id: String,
     /// The actor's tenant: the platform tenant for platform staff.
     pub tenant_id: i64,
+}
+
+/// What a token's exchange (RFC 8693) decides of its claims, for issuance and for the
+/// check of a presented token alike: `aud` (RFC 9068 §2.2: the resource the token is for),
+/// the client a delegation was made for or else the issuer; and `act` (§4.1).
+pub fn exchange_claims(issuer: &str, exchange: Option<&Exchange>) -> (String, Option<ActorClaim>) {
+    let audience = exchange
+        .and_then(|exchange| exchange.audience.as_ref())
+        .map_or(issuer, ClientId::as_str);
+    let act = exchange.map(|exchange| ActorClaim::from(&exchange.actor));
+    (audience.to_owned(), act)
 }
 
 impl From<&TokenActor> for ActorClaim {

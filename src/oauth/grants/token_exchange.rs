@@ -77,7 +77,7 @@ pub(super) fn exchange(
         log::info!(target: "tenauth::security", "token exchange by client {} refused: subject token jti={} {why}", caller.id, subject.jti);
         SUBJECT_NOT_ACTIVE
     };
-    if subject.exchange.is_some() {
+    if !subject.kind.may_be_exchanged() {
         return Err(refuse_subject(
             "comes from token exchange itself (no chains)",
         ));
@@ -173,7 +173,7 @@ pub(super) fn exchange(
         }
     }
     let issued = prepared.insert(conn)?;
-    record_exchange(conn, caller, &subject, &exchange, &issued, now)?;
+    record_exchange(conn, &subject, &exchange, &issued, now)?;
     Ok(issued)
 }
 
@@ -258,7 +258,6 @@ fn lifetime(server: &OAuthServer, subject: &ActiveToken, now: NaiveDateTime) -> 
 /// of the platform), one in the platform's own trail.
 fn record_exchange(
     conn: &mut DbConnection,
-    caller: &Client,
     subject: &ActiveToken,
     exchange: &Exchange,
     issued: &IssuedTokens,
@@ -271,18 +270,19 @@ fn record_exchange(
     });
     let mut platform_details = details.clone();
     platform_details["tenant_id"] = issued.tenant_id.get().into();
-    platform_details["client_id"] = caller.id.as_str().into();
+    platform_details["client_id"] = exchange.actor.client_id.as_str().into();
     platform_details["subject_token"] = subject.jti.as_str().into();
     if let Some(audience) = &exchange.audience {
         platform_details["audience"] = audience.as_str().into();
     }
-    let (tenant_actor, platform_actor) = match exchange.actor.user_id {
-        Some(user_id) => (Actor::PlatformUser(user_id), Actor::User(user_id)),
+    let tenant_actor = exchange.audit_actor();
+    // In its own trail the platform user is one of the platform's users.
+    let platform_actor = match exchange.actor.user_id {
+        Some(user_id) => Actor::User(user_id),
         None => {
             // A delegation inside the tenant: all of it is the tenant's to see.
             details = platform_details.clone();
-            let actor = Actor::Client(caller.id.clone());
-            (actor.clone(), actor)
+            tenant_actor.clone()
         }
     };
     NewAuditEvent {

@@ -42,11 +42,13 @@ type RefreshFilter =
 /// Then the tokens exchanged (RFC 8693) from the revoked ones, or acted with by the
 /// revoked client or user (or any of the tenant's, for the whole tenant), in whatever
 /// tenant they were issued for (platform staff's live in the tenants they acted in), each
-/// with its own `token-revoked` event ([`revoke_exchanged`]). Should one be exchanged concurrently and
-/// missed here, `domain::ExchangeStanding` still refuses it at every validation.
+/// with its own `token-revoked` event ([`revoke_exchanged`]). Should one be exchanged
+/// concurrently and missed here, `domain::ExchangeStanding` still refuses it at every
+/// validation.
 ///
 /// Its one copy: on PostgreSQL, `event::revoke_and_report` revokes one access token (and
-/// the refresh tokens issued with it) with its event in one statement; keep the two in step.
+/// the refresh tokens issued with it) with its event in one statement, unless tokens were
+/// exchanged from it; keep the two in step (tests/api/revocation_agreement.rs checks it).
 pub fn revoke_tokens(
     conn: &mut DbConnection,
     tenant_id: TenantId,

@@ -65,6 +65,8 @@ pub struct Application {
     issuer: String,
     server: Server,
     dispatcher: Arc<crate::delivery::Dispatcher>,
+    /// The purge schedule, if any: its lifecycle service and interval.
+    purge: Option<(Lifecycle, Duration)>,
 }
 
 impl Application {
@@ -118,9 +120,9 @@ impl Application {
 
         let hasher = SecretHasher::new(&load_or_generate_secret_hash_key(&settings.keys_dir)?);
         let lifecycle = Lifecycle::new(db.clone(), hasher.clone());
-        if let Some(interval) = settings.purge_interval {
-            lifecycle.spawn_purge_schedule(interval, DEFAULT_RETENTION);
-        }
+        let purge = settings
+            .purge_interval
+            .map(|interval| (lifecycle.clone(), interval));
         let metrics: Arc<crate::metrics::Metrics> = Arc::default();
         let dispatcher = Arc::new(crate::delivery::Dispatcher::new(
             db.clone(),
@@ -197,6 +199,7 @@ impl Application {
             issuer,
             server,
             dispatcher,
+            purge,
         })
     }
 
@@ -209,12 +212,19 @@ impl Application {
         &self.issuer
     }
 
-    /// Serves, and pushes security events (`delivery`), until the server is stopped
-    /// (SIGINT/SIGTERM are handled by actix); the dispatcher stops with it.
+    /// Serves, pushes security events (`delivery`) and purges on schedule, until the server
+    /// is stopped (SIGINT/SIGTERM are handled by actix); the dispatcher and the purge stop
+    /// with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let dispatcher = tokio::spawn(self.dispatcher.run());
+        let purge = self.purge.map(|(lifecycle, interval)| {
+            tokio::spawn(lifecycle.run_purge_schedule(interval, DEFAULT_RETENTION))
+        });
         let served = self.server.await;
         dispatcher.abort();
+        if let Some(purge) = purge {
+            purge.abort();
+        }
         served
     }
 }

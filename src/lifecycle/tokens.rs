@@ -94,26 +94,23 @@ impl Lifecycle {
         Ok(crate::db::blocking(move || purge_tokens(&db, retention, now)).await?)
     }
 
-    /// Runs the purge every `interval` on a background thread, for as long as the process
-    /// lives. Failures are logged and retried at the next tick.
-    pub fn spawn_purge_schedule(&self, interval: Duration, retention: Duration) {
-        let db = self.db.clone();
-        let started = std::thread::Builder::new()
-            .name("tenauth-purge".to_owned())
-            .spawn(move || loop {
-                std::thread::sleep(interval);
-                match purge_tokens(&db, retention, crate::domain::now()) {
-                    Ok(deleted) => log::info!(
-                        "purge: deleted {} access and {} refresh tokens expired or revoked over {} days ago",
-                        deleted.access_tokens,
-                        deleted.refresh_tokens,
-                        retention.as_secs() / 86_400
-                    ),
-                    Err(error) => log::warn!("purge failed, retrying at the next interval: {error}"),
-                }
-            });
-        if let Err(error) = started {
-            log::error!("cannot start the purge schedule: {error}");
+    /// Runs the purge every `interval`, for as long as the returned future is polled: the
+    /// server runs it beside the HTTP workers and drops it when it stops (a thread of its
+    /// own outlived the server, and a test's database, and kept connecting to it until the
+    /// process exited: r2d2's connecting thread then crashed the exit). Failures are logged
+    /// and retried at the next tick.
+    pub async fn run_purge_schedule(self, interval: Duration, retention: Duration) {
+        loop {
+            tokio::time::sleep(interval).await;
+            match self.purge_tokens(retention, crate::domain::now()).await {
+                Ok(deleted) => log::info!(
+                    "purge: deleted {} access and {} refresh tokens expired or revoked over {} days ago",
+                    deleted.access_tokens,
+                    deleted.refresh_tokens,
+                    retention.as_secs() / 86_400
+                ),
+                Err(error) => log::warn!("purge failed, retrying at the next interval: {error}"),
+            }
         }
     }
 }
